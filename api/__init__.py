@@ -1,0 +1,66 @@
+"""Plain HTTP routes beside the Dash console: health, static geometry, the vendored deck.gl bundle."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pydeck
+from flask import Flask, Response, abort, jsonify, request
+
+from datasources.health import feed_health
+
+DECK_BUNDLE = Path(pydeck.__file__).parent / "nbextension" / "static" / "index.js"
+
+
+def _compressed(body: bytes, content_type: str, etag: str, max_age: int) -> Response:
+    if request.if_none_match and etag in request.if_none_match:
+        return Response(status=304, headers={"ETag": f'"{etag}"'})
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": f'"{etag}"', "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = gzip.compress(body, 6)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, content_type=content_type, headers=headers)
+
+
+def register_routes(server: Flask, runtime) -> None:
+    geometry_cache: dict[tuple[str, str], tuple[bytes, str]] = {}
+    bundle: dict[str, tuple[bytes, str]] = {}
+
+    @server.get("/healthz")
+    def healthz():
+        settings = runtime.settings
+        feeds = feed_health(runtime.store, settings.feed_amber_s, settings.feed_red_s)
+        states = {f["state"] for f in feeds.values()}
+        status = "ok" if states <= {"ok"} else "degraded"
+        return jsonify({"status": status, "data_version": runtime.store.data_version, "city": runtime.pack.id,
+                        "feeds": feeds})
+
+    @server.get("/vendor/deckgl.js")
+    def deck_bundle():
+        # deck.gl as shipped inside pydeck's wheel: no CDN, same origin.
+        if "js" not in bundle:
+            body = DECK_BUNDLE.read_bytes()
+            bundle["js"] = (body, hashlib.sha1(body).hexdigest()[:16])
+        body, etag = bundle["js"]
+        return _compressed(body, "application/javascript", etag, 86400)
+
+    @server.get("/geo/<level_id>.geojson")
+    def geometry(level_id: str):
+        """Display geometry of one level (optionally only one parent's children), cached by the browser."""
+        parent = request.args.get("parent", "")
+        key = (level_id, parent)
+        if key not in geometry_cache:
+            try:
+                level = runtime.pack.level(level_id)
+            except KeyError:
+                abort(404, description=f"unknown level {level_id}")
+            data = level.display
+            if parent:
+                data = {"type": "FeatureCollection",
+                        "features": [f for f in data["features"] if f["properties"]["parent_id"] == parent]}
+            body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+            geometry_cache[key] = (body, hashlib.sha1(body).hexdigest()[:16])
+        body, etag = geometry_cache[key]
+        return _compressed(body, "application/geo+json", etag, 3600)

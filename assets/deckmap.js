@@ -1,0 +1,92 @@
+/* CityBrain map: deck.gl (the bundle shipped in pydeck's wheel, served by the app at
+ * /vendor/deckgl.js) driven by Dash stores. Geometry is fetched once per URL and cached; updates
+ * carry only values ({unit_id: {fill, label}}), merged into the cached features here.
+ */
+(function () {
+  const geometryCache = new Map();   // url -> Promise<FeatureCollection>
+  const decks = new Map();           // container id -> deck instance
+
+  function geometry(url) {
+    if (!geometryCache.has(url)) {
+      geometryCache.set(url, fetch(url, {credentials: 'same-origin'}).then(r => {
+        if (!r.ok) { throw new Error('geometry ' + url + ': HTTP ' + r.status); }
+        return r.json();
+      }));
+    }
+    return geometryCache.get(url);
+  }
+
+  function withValues(collection, values, fallback) {
+    return collection.features.map(f => {
+      const v = values[f.properties.unit_id] || {};
+      return {
+        type: 'Feature', geometry: f.geometry,
+        properties: Object.assign({}, f.properties, {
+          _fill: v.fill || fallback, _label: v.label || '', _value: v.value,
+        }),
+      };
+    });
+  }
+
+  function layers(spec, features) {
+    const out = [];
+    for (const layer of spec.deck.layers) {
+      const copy = Object.assign({}, layer);
+      if (copy.id === 'units') { copy.data = features; }
+      if (copy.id === 'labels') { copy.data = spec.labels || []; }
+      copy.updateTriggers = {getFillColor: spec.version, getText: spec.version};
+      out.push(copy);
+    }
+    return out;
+  }
+
+  function render(containerId, spec, clickStoreId) {
+    const container = document.getElementById(containerId);
+    if (!container || !spec || !window.createDeck) { return window.dash_clientside.no_update; }
+    geometry(spec.geometry_url).then(collection => {
+      const features = withValues(collection, spec.values || {}, spec.fallback_fill || [90, 90, 90, 120]);
+      const json = Object.assign({}, spec.deck, {layers: layers(spec, features)});
+      let deck = decks.get(containerId);
+      if (deck && deck.__citybrainKey !== spec.geometry_url) {
+        deck.finalize(); decks.delete(containerId); deck = null;
+        container.innerHTML = '';
+      }
+      if (!deck) {
+        deck = window.createDeck({
+          container: container,
+          jsonInput: json,
+          tooltip: false,
+          handleEvent: (type, info) => {
+            if (type !== 'deck-click-event' || !info || !info.object) { return; }
+            const props = info.object.properties || {};
+            window.dash_clientside.set_props(clickStoreId, {
+              data: {unit_id: props.unit_id, level: spec.level, at: Date.now()},
+            });
+          },
+        });
+        deck.__citybrainKey = spec.geometry_url;
+        decks.set(containerId, deck);
+        container.dataset.deckReady = '1';
+      } else {
+        window.updateDeck({layers: json.layers}, deck);
+      }
+      container.dataset.version = String(spec.version);
+    }).catch(err => {
+      container.dataset.error = String(err);
+      console.warn('map:', err);
+    });
+    return String(spec.version);
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    citybrain: Object.assign({}, (window.dash_clientside || {}).citybrain, {
+      renderMap: function (spec, containerId, clickStoreId) { return render(containerId, spec, clickStoreId); },
+      navigateToUnit: function (click) {
+        if (!click || !click.unit_id) { return window.dash_clientside.no_update; }
+        const lang = new URLSearchParams(window.location.search).get('lang');
+        const q = lang ? ('?lang=' + encodeURIComponent(lang)) : '';
+        return '/unit/' + encodeURIComponent(click.level) + '/' + encodeURIComponent(click.unit_id) + q;
+      },
+    }),
+  });
+})();

@@ -1,0 +1,131 @@
+"""Map, ranking and scorecard of the overview and unit pages; clicks on the map navigate."""
+from __future__ import annotations
+
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
+
+import i18n
+from callbacks.context import current_scope, lang_from, runtime
+from indicators.overview import unit_ranking, unit_scorecard
+from layouts.components.deckmap import MapIds, build_legend, build_map_spec
+from layouts.components.page import PageIds
+from layouts.shell import ShellIds
+
+clientside_callback(
+    ClientsideFunction("citybrain", "renderMap"),
+    Output(MapIds.RENDERED, "data"),
+    Input(MapIds.SPEC, "data"),
+    State(MapIds.CONTAINER, "id"),
+    State(MapIds.CLICK, "id"),
+)
+
+clientside_callback(
+    ClientsideFunction("citybrain", "navigateToUnit"),
+    Output(ShellIds.NAV, "href"),
+    Input(MapIds.CLICK, "data"),
+    State(PageIds.CONTEXT, "data"),
+    prevent_initial_call=True,
+)
+
+
+def _unit_link(level_id: str, unit_id: str, lang: str) -> str:
+    return f"/unit/{level_id}/{unit_id}?lang={lang}"
+
+
+@callback(
+    Output(MapIds.SPEC, "data"),
+    Output(MapIds.LEGEND, "children"),
+    Output(PageIds.RANKING, "children"),
+    Output(PageIds.RANKING_TITLE, "children"),
+    Input(ShellIds.VERSION, "data"),
+    Input(PageIds.CONTEXT, "data"),
+    Input(ShellIds.URL, "search"),
+)
+def render_units(version, context, search):
+    rt = runtime()
+    lang = lang_from(search, context.get("lang"))
+    level, parent = _children_level(rt.pack, context)
+    if level is None:
+        return None, [], [html.Li(i18n.t("unit.no_children", lang))], ""
+    rows = unit_ranking(rt.store, rt.pack, current_scope(), level.id, parent=parent)
+    spec = build_map_spec(rt.pack, level, rows, lang, version or 0, parent=parent)
+    legend = build_legend(spec["breaks"], i18n.t("map.legend.open_cases", lang))
+    return spec, legend, build_ranking(rows, level.id, lang), i18n.t("list.ranking", lang, level=level.name_zh if lang == "zh" else level.name_en)
+
+
+def _children_level(pack, context):
+    """The level shown on the map: the first level on the overview, the next finer one on a unit page."""
+    unit = context.get("unit")
+    if not unit:
+        return pack.levels[0], None
+    try:
+        index = pack.level(unit[0]).index
+    except KeyError:
+        return None, None
+    if index >= len(pack.levels):
+        return None, None
+    return pack.levels[index], unit[1]
+
+
+def build_ranking(rows: list[dict], level_id: str, lang: str) -> list:
+    name = "name_zh" if lang == "zh" else "name_en"
+    return [
+        html.Li(
+            **{"data-unit": row["unit_id"]},
+            children=dcc.Link(
+                href=_unit_link(level_id, row["unit_id"], lang),
+                className="rank-link",
+                children=[
+                    html.Span(str(i), className="rank"),
+                    html.Span(row[name] or row["unit_id"], className="unit-name"),
+                    html.Span(i18n.number(row["open_cases"], lang), className="value"),
+                    html.Span(
+                        f"{i18n.t('metric.overdue_cases', lang)} {i18n.number(row['overdue_cases'], lang)}",
+                        className="sub-value",
+                    ),
+                ],
+            )
+        )
+        for i, row in enumerate(rows, start=1)
+    ]
+
+
+@callback(
+    Output(PageIds.BREADCRUMBS, "children"),
+    Output(PageIds.UNIT_TITLE, "children"),
+    Output(PageIds.SCORECARD, "children"),
+    Input(ShellIds.VERSION, "data"),
+    Input(PageIds.CONTEXT, "data"),
+    Input(ShellIds.URL, "search"),
+)
+def render_unit_header(_version, context, search):
+    rt = runtime()
+    lang = lang_from(search, context.get("lang"))
+    level_id, unit_id = context["unit"]
+    info = rt.pack.units_by_id.get((level_id, unit_id))
+    card = unit_scorecard(rt.store, rt.pack, current_scope(), level_id, unit_id) if info else None
+    if info is None or card is None:
+        return [], i18n.t("unit.not_found", lang), []
+    name = "name_zh" if lang == "zh" else "name_en"
+    return build_breadcrumbs(rt.pack, level_id, unit_id, lang), card[name], build_scorecard(card, lang)
+
+
+def build_breadcrumbs(pack, level_id: str, unit_id: str, lang: str) -> list:
+    name = "name_zh" if lang == "zh" else "name_en"
+    level = pack.level(level_id)
+    path = level.units.set_index("unit_id").at[unit_id, "path"]
+    crumbs = [dcc.Link(f"{pack.name(lang)}", href=f"/?lang={lang}")]
+    for ancestor_level, ancestor in zip(pack.levels, path[:-1]):
+        info = pack.units_by_id[(ancestor_level.id, ancestor)]
+        crumbs += [html.Span("›", className="sep"), dcc.Link(info[name], href=_unit_link(ancestor_level.id, ancestor, lang))]
+    crumbs += [html.Span("›", className="sep"), html.Span(pack.units_by_id[(level_id, unit_id)][name], className="current")]
+    return crumbs
+
+
+def build_scorecard(card: dict, lang: str) -> list:
+    return [
+        html.Div(className="kpi", **{"data-metric": metric}, children=[
+            html.Div(i18n.t(f"metric.{metric}", lang), className="kpi-label"),
+            html.Div(i18n.number(card[metric], lang), className="kpi-value"),
+        ])
+        for metric in ("open_cases", "overdue_cases")
+    ]

@@ -1,0 +1,54 @@
+"""The one SQL gateway: named SQL files, bound parameters, the caller's scope on every read.
+
+    rows = gateway.query(store, "open_cases_by_unit", Scope.city(), level_index=1)
+
+SQL lives in datasources/sql/<name>.sql and reads feed tables only through the scoped macros
+(`scoped_cases($scope_level, $scope_units, $scope_dept, $scope_pii)` ...); tests/unit/test_sql_files.py
+fails if a file reads a feed table directly. Parameters are always bound, never formatted in.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+from security.scope import Scope
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).with_name("sql")
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+@functools.cache
+def load_sql(name: str) -> tuple[str, frozenset[str]]:
+    """The text of datasources/sql/<name>.sql and the names of its $parameters."""
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        raise ValueError(f"bad SQL name {name!r}")
+    text = (SQL_DIR / f"{name}.sql").read_text()
+    return text, frozenset(_PARAM.findall(text))
+
+
+def query(store, name: str, scope: Scope, **params) -> pa.Table:
+    """Run SQL file `name` with `params` bound and `scope` applied; returns an Arrow table."""
+    if not isinstance(scope, Scope):
+        raise TypeError("every read needs a Scope")
+    sql, wanted = load_sql(name)
+    values = {**scope.params(), **params}
+    missing = wanted - values.keys()
+    if missing:
+        raise ValueError(f"{name}.sql needs parameters {sorted(missing)}")
+    bound = {key: values[key] for key in wanted}
+    started = time.perf_counter()
+    table = store.cursor().sql(sql, params=bound).to_arrow_table()
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    log.debug("sql %s %.1f ms %d rows", name, elapsed_ms, table.num_rows)
+    return table
+
+
+def query_rows(store, name: str, scope: Scope, **params) -> list[dict]:
+    return query(store, name, scope, **params).to_pylist()

@@ -1,0 +1,35 @@
+"""Feed freshness: the newest record of each feed and whether it is live, late or stalled."""
+from __future__ import annotations
+
+import datetime as dt
+
+from datasources import gateway
+from datasources.store import Store, utcnow
+from security.scope import Scope
+
+FEEDS_SHOWN = ("cases", "sensors", "services")
+
+
+def feed_health(store: Store, amber_s: float, red_s: float, now: dt.datetime | None = None) -> dict[str, dict]:
+    """Per feed: last_record_at, last_commit_at, totals, age_s (since the newest record) and state.
+
+    State is judged on the newest record time: a feed that keeps committing old records is still
+    stale. A feed never seen is 'red' (the console must not look healthy with no data).
+    """
+    now = now or utcnow()
+    rows = {row["feed"]: row for row in gateway.query_rows(store, "feed_health", Scope.city())}
+    out = {}
+    for feed in FEEDS_SHOWN:  # devices and halls are reference data, not live feeds
+        row = rows.get(feed, {})
+        last = row.get("last_record_at")
+        age = None if last is None else max(0.0, (now - last).total_seconds())
+        state = "red" if age is None or age >= red_s else "amber" if age >= amber_s else "ok"
+        out[feed] = {
+            "last_record_at": None if last is None else last.isoformat() + "Z",
+            "last_commit_at": None if row.get("last_commit_at") is None else row["last_commit_at"].isoformat() + "Z",
+            "records_total": row.get("records_total", 0),
+            "quarantined_total": row.get("quarantined_total", 0),
+            "age_s": None if age is None else round(age, 1),
+            "state": state,
+        }
+    return out

@@ -1,0 +1,441 @@
+"""Validate, normalise and locate feed records, then hand them to the one writer.
+
+Every record ends up either applied (accepted or updated) or in quarantine with its raw payload
+and a reason. Nothing is dropped silently. Times become naive UTC; units come from coordinates
+(point in polygon, every level) or from a unit column named by the mapping.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import zoneinfo
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from datasources import geo
+from datasources.citypack import CityPack
+from datasources.mapping import Mapping
+from datasources.store import ApplyResult, Store
+
+FEEDS = ("cases", "sensors", "devices", "services", "halls")
+STATUSES = ("accepted", "registered", "dispatched", "handled", "verified", "closed", "returned", "extended", "reworked")
+STATUS_ALIASES = {"open": "accepted", "new": "accepted", "in_progress": "dispatched", "resolved": "handled"}
+
+CANONICAL = {
+    "cases": [
+        "case_id", "source", "category", "description", "reported_at", "lat", "lon", "address", "priority",
+        "department", "due_at", "status", "closed_at", "satisfaction", "reporter_name", "reporter_phone",
+    ],
+    "sensors": ["device_id", "observed_at", "metric", "value", "unit"],
+    "devices": ["device_id", "kind", "name", "lat", "lon", "metrics"],
+    "halls": ["hall_id", "name_zh", "name_en", "lat", "lon"],
+    "services": [
+        "transaction_id", "hall_id", "service_code", "ticket_at", "called_at", "done_at", "channel", "satisfaction",
+        "observed_at", "waiting", "wait_minutes",
+    ],
+}
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+
+
+class IngestError(ValueError):
+    """The input as a whole cannot be read (not a per-record problem)."""
+
+
+# ---------------------------------------------------------------------------- reading files
+
+
+def read_file(path: Path | str) -> pd.DataFrame:
+    """CSV, Parquet, JSON (array or object with a list) or JSON Lines, by suffix."""
+    path = Path(path)
+    if not path.exists():
+        raise IngestError(f"file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix in (".jsonl", ".ndjson"):
+            return pd.read_json(path, lines=True, dtype=False)
+        if suffix == ".json":
+            data = json.loads(path.read_text())
+            if isinstance(data, dict):
+                lists = [v for v in data.values() if isinstance(v, list)]
+                data = lists[0] if lists else [data]
+            return pd.DataFrame.from_records(data)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except Exception as exc:
+        raise IngestError(f"cannot read {path.name}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+class Reasons:
+    """First reason per row wins; rows with a reason go to quarantine."""
+
+    def __init__(self, index: pd.Index):
+        self.values = pd.Series(None, index=index, dtype=object)
+
+    def add(self, mask, reason) -> None:
+        mask = pd.Series(mask, index=self.values.index).fillna(False).astype(bool) & self.values.isna()
+        if not mask.any():
+            return
+        if isinstance(reason, pd.Series):
+            self.values[mask] = reason[mask]
+        else:
+            self.values[mask] = reason
+
+    @property
+    def bad(self) -> pd.Series:
+        return self.values.notna()
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.isna() | (series.astype("string").str.strip() == "")
+
+
+def parse_times(values: pd.Series, fmt: str | None, timezone: str) -> tuple[pd.Series, pd.Series]:
+    """(naive UTC datetimes, mask of values that were given but could not be parsed)."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    blank = values.isna() if pd.api.types.is_datetime64_any_dtype(values) else _blank(values)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        series = values
+        if getattr(series.dt, "tz", None) is None:
+            series = series.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+        return series.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]"), pd.Series(False, index=values.index)
+    if fmt in ("epoch_s", "epoch_ms"):
+        numbers = pd.to_numeric(values, errors="coerce")
+        parsed = pd.to_datetime(numbers, unit="s" if fmt == "epoch_s" else "ms", errors="coerce")
+        return parsed.astype("datetime64[us]"), parsed.isna() & ~blank
+
+    def one(raw) -> dt.datetime | None:
+        if isinstance(raw, dt.datetime):
+            stamp = raw
+        elif isinstance(raw, dt.date):
+            stamp = dt.datetime.combine(raw, dt.time())
+        else:
+            text = str(raw).strip()
+            try:
+                stamp = dt.datetime.strptime(text, fmt) if fmt else dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                if fmt:
+                    return None
+                try:
+                    stamp = pd.Timestamp(text)
+                except (ValueError, TypeError, OverflowError):
+                    return None
+                if pd.isna(stamp):
+                    return None
+                stamp = stamp.to_pydatetime()
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=zone)
+        return stamp.astimezone(dt.UTC).replace(tzinfo=None)
+
+    uniques = values[~blank].unique()
+    lookup = {raw: one(raw) for raw in uniques}
+    parsed = values.map(lambda raw: lookup.get(raw) if raw in lookup else None)
+    parsed = pd.to_datetime(parsed, errors="coerce").astype("datetime64[us]")
+    return parsed, parsed.isna() & ~blank
+
+
+def _numbers(frame: pd.DataFrame, column: str, reasons: Reasons, label: str | None = None) -> pd.Series:
+    if column not in frame:
+        return pd.Series(np.nan, index=frame.index, dtype="float64")
+    raw = frame[column]
+    numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
+    given = ~_blank(raw)
+    bad = given & (numbers.isna() | ~np.isfinite(numbers.fillna(0)))
+    reasons.add(bad, f"{label or column} is not a number")
+    return numbers.where(~bad)
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Stripped strings as objects; blanks and NA become None."""
+    if column not in frame:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    values = frame[column].astype("string").str.strip()
+    out = values.astype(object)
+    out[(values.isna() | (values == "")).to_numpy(dtype=bool)] = None
+    return out
+
+
+def _raw_payloads(frame: pd.DataFrame, mask: pd.Series) -> list[str]:
+    subset = frame[mask]
+    return [json.dumps({k: v for k, v in rec.items()}, default=str, ensure_ascii=False) for rec in subset.to_dict("records")]
+
+
+def _locate(pack: CityPack, mapped: pd.DataFrame, lat: pd.Series, lon: pd.Series):
+    unit_ids, outside = geo.locate(pack, lat.to_numpy(), lon.to_numpy())
+    given_units = [c for c in mapped.columns if c.startswith("unit.")]
+    if given_units:
+        order = [lv.id for lv in pack.levels]
+        finest = max((c for c in given_units if c[5:] in order), key=lambda c: order.index(c[5:]), default=None)
+        if finest:
+            paths = geo.unit_paths(pack, finest[5:], _text(mapped, finest))
+            unit_ids = [p if p is not None else u for p, u in zip(paths, unit_ids)]
+    return unit_ids, outside
+
+
+def _check_coordinates(lat: pd.Series, lon: pd.Series, reasons: Reasons) -> None:
+    reasons.add(lat.isna() != lon.isna(), "lat and lon must be given together")
+    reasons.add(~lat.between(-90, 90) & lat.notna(), "lat out of range")
+    reasons.add(~lon.between(-180, 180) & lon.notna(), "lon out of range")
+
+
+# ---------------------------------------------------------------------------- feeds
+
+
+def normalize_cases(store: Store, pack: CityPack, mapped: pd.DataFrame, mapping: Mapping, now: dt.datetime):
+    tz = mapping.timezone or pack.timezone
+    reasons = Reasons(mapped.index)
+    out = pd.DataFrame(index=mapped.index)
+    out["case_id"] = _text(mapped, "case_id")
+    reasons.add(out.case_id.isna(), "case_id missing")
+    existing = _existing_case_ids(store, out.case_id.dropna().unique().tolist())
+    is_update = out.case_id.isin(existing)
+    for column in ("reported_at", "due_at", "closed_at"):
+        if column in mapped:
+            out[column], bad = parse_times(mapped[column], mapping.formats.get(column), tz)
+            reasons.add(bad, mapped[column].astype("string").radd(f"bad {column} ").astype(object))
+        else:
+            out[column] = pd.Series(pd.NaT, index=mapped.index, dtype="datetime64[us]")
+    reasons.add(out.reported_at.isna() & ~is_update, "reported_at missing")
+    reasons.add(out.reported_at > now + FUTURE_TOLERANCE, "reported_at is in the future")
+    reasons.add(out.closed_at > now + FUTURE_TOLERANCE, "closed_at is in the future")
+    reasons.add(out.closed_at < out.reported_at, "closed_at before reported_at")
+    lat, lon = _numbers(mapped, "lat", reasons), _numbers(mapped, "lon", reasons)
+    _check_coordinates(lat, lon, reasons)
+    out["lat"], out["lon"] = lat, lon
+    # status
+    status = _text(mapped, "status")
+    status = status.map(lambda s: None if not isinstance(s, str) else STATUS_ALIASES.get(s.lower().replace(" ", "_"), s.lower()))
+    unknown_status = status.notna() & ~status.isin(STATUSES)
+    reasons.add(unknown_status, status.radd("unknown status "))
+    default_status = np.where(out.closed_at.notna(), "closed", "accepted")
+    status = status.where(status.notna() | is_update, pd.Series(default_status, index=mapped.index))
+    reasons.add((status == "closed") & out.closed_at.isna() & ~is_update, "status closed without closed_at")
+    out["status"] = status
+    # category and department, checked against the pack
+    categories = pack.categories.set_index("category_id")
+    by_name = {**{n: i for i, n in categories.name_en.items()}, **{n: i for i, n in categories.name_zh.items()}}
+    category = _text(mapped, "category").map(lambda c: c if c is None or c in categories.index else by_name.get(c, c))
+    reasons.add(category.isna() & ~is_update, "category missing")
+    reasons.add(category.notna() & ~category.isin(categories.index), category.radd("unknown category "))
+    out["category"] = category
+    departments = set(pack.departments.department_id)
+    department = _text(mapped, "department")
+    reasons.add(department.notna() & ~department.isin(departments), department.radd("unknown department "))
+    lead = category.map(categories.lead_department.to_dict())
+    out["department"] = department.where(department.notna() | is_update, lead)
+    # numbers
+    priority = _numbers(mapped, "priority", reasons)
+    reasons.add(priority.notna() & ~priority.isin([1, 2, 3, 4]), "priority must be 1-4")
+    out["priority"] = priority.where(priority.notna() | is_update, 3)
+    satisfaction = _numbers(mapped, "satisfaction", reasons)
+    reasons.add(satisfaction.notna() & ~satisfaction.isin([1, 2, 3, 4, 5]), "satisfaction must be 1-5")
+    out["satisfaction"] = satisfaction
+    for column in ("description", "address", "reporter_name", "reporter_phone"):
+        out[column] = _text(mapped, column)
+    source = _text(mapped, "source")
+    out["source"] = source.where(source.notna() | is_update, mapping.name or "file")
+    # due time: given, or report time + the category's time limit (natural or working calendar)
+    missing_due = out.due_at.isna() & out.reported_at.notna() & category.isin(categories.index)
+    if missing_due.any():
+        hours = category.map(categories.time_limit_hours.to_dict()).astype("float64")
+        natural = missing_due & (category.map(categories.calendar.to_dict()) != "working")
+        out.loc[natural, "due_at"] = out.reported_at[natural] + pd.to_timedelta(hours[natural], unit="h")
+        working = missing_due & ~natural
+        keys = pd.DataFrame({"at": out.reported_at[working], "h": hours[working]}).drop_duplicates()
+        due = {(r.at, r.h): pack.calendar.add_hours(r.at.to_pydatetime(), r.h) for r in keys.itertuples()}
+        out.loc[working, "due_at"] = pd.Series(
+            [due[(a, h)] for a, h in zip(out.reported_at[working], hours[working])], index=out.index[working],
+            dtype="datetime64[us]",
+        )
+    unit_ids, outside = _locate(pack, mapped, lat, lon)
+    out["unit_ids"] = unit_ids
+    out["outside_city"] = outside
+    return out, reasons
+
+
+def _existing_case_ids(store: Store, ids: list[str]) -> set[str]:
+    from datasources import gateway
+    from security.scope import Scope
+
+    if not ids:
+        return set()
+    # Internal validation read: the writer's own lookup, city-wide by necessity.
+    table = gateway.query(store, "existing_case_ids", Scope.city(), ids=ids)
+    return set(table.column("case_id").to_pylist())
+
+
+def normalize_sensors(store, pack, mapped, mapping, now):
+    tz = mapping.timezone or pack.timezone
+    reasons = Reasons(mapped.index)
+    out = pd.DataFrame(index=mapped.index)
+    out["device_id"] = _text(mapped, "device_id")
+    reasons.add(out.device_id.isna(), "device_id missing")
+    out["metric"] = _text(mapped, "metric")
+    reasons.add(out.metric.isna(), "metric missing")
+    if "observed_at" not in mapped:
+        reasons.add(pd.Series(True, index=mapped.index), "observed_at missing")
+        out["observed_at"] = pd.NaT
+    else:
+        out["observed_at"], bad = parse_times(mapped["observed_at"], mapping.formats.get("observed_at"), tz)
+        reasons.add(bad, mapped["observed_at"].astype("string").radd("bad observed_at ").astype(object))
+        reasons.add(out.observed_at.isna(), "observed_at missing")
+        reasons.add(out.observed_at > now + FUTURE_TOLERANCE, "observed_at is in the future")
+    value = _numbers(mapped, "value", reasons)
+    reasons.add(value.isna(), "value missing")
+    reasons.add(out.metric.isin(["pm25", "pm10", "noise"]) & (value < 0), "negative value")
+    out["value"] = value
+    out["unit"] = _text(mapped, "unit")
+    return out, reasons
+
+
+def _normalize_places(pack, mapped, key: str, text_columns: list[str]):
+    reasons = Reasons(mapped.index)
+    out = pd.DataFrame(index=mapped.index)
+    out[key] = _text(mapped, key)
+    reasons.add(out[key].isna(), f"{key} missing")
+    for column in text_columns:
+        out[column] = _text(mapped, column)
+    lat, lon = _numbers(mapped, "lat", reasons), _numbers(mapped, "lon", reasons)
+    _check_coordinates(lat, lon, reasons)
+    out["lat"], out["lon"] = lat, lon
+    unit_ids, outside = _locate(pack, mapped, lat, lon)
+    out["unit_ids"], out["outside_city"] = unit_ids, outside
+    return out, reasons
+
+
+def normalize_devices(store, pack, mapped, mapping, now):
+    out, reasons = _normalize_places(pack, mapped, "device_id", ["kind", "name"])
+    metrics = _text(mapped, "metrics")
+    out["metrics"] = metrics.map(lambda m: None if m is None else [x.strip() for x in m.split(";") if x.strip()])
+    return out, reasons
+
+
+def normalize_halls(store, pack, mapped, mapping, now):
+    return _normalize_places(pack, mapped, "hall_id", ["name_zh", "name_en"])
+
+
+def normalize_services(store, pack, mapped, mapping, now):
+    """Transactions (ticket/call/done times) or hall snapshots (observed_at, waiting, wait_minutes)."""
+    tz = mapping.timezone or pack.timezone
+    reasons = Reasons(mapped.index)
+    out = pd.DataFrame(index=mapped.index)
+    out["hall_id"] = _text(mapped, "hall_id")
+    reasons.add(out.hall_id.isna(), "hall_id missing")
+    snapshot = "ticket_at" not in mapped
+    times = ("observed_at",) if snapshot else ("ticket_at", "called_at", "done_at")
+    for column in times:
+        if column in mapped:
+            out[column], bad = parse_times(mapped[column], mapping.formats.get(column), tz)
+            reasons.add(bad, mapped[column].astype("string").radd(f"bad {column} ").astype(object))
+            reasons.add(out[column] > now + FUTURE_TOLERANCE, f"{column} is in the future")
+        else:
+            out[column] = pd.Series(pd.NaT, index=mapped.index, dtype="datetime64[us]")
+    reasons.add(out[times[0]].isna(), f"{times[0]} missing")
+    if snapshot:
+        waiting = _numbers(mapped, "waiting", reasons)
+        minutes = _numbers(mapped, "wait_minutes", reasons)
+        reasons.add(waiting < 0, "waiting is negative")
+        reasons.add(minutes < 0, "wait_minutes is negative")
+        reasons.add(minutes.isna() & waiting.isna(), "neither waiting nor wait_minutes given")
+        out["waiting"], out["wait_minutes"] = waiting, minutes
+        return out, reasons, "hall_snapshots"
+    reasons.add(out.called_at < out.ticket_at, "called_at before ticket_at")
+    reasons.add(out.done_at < out.called_at, "done_at before called_at")
+    satisfaction = _numbers(mapped, "satisfaction", reasons)
+    reasons.add(satisfaction.notna() & ~satisfaction.isin([1, 2, 3, 4, 5]), "satisfaction must be 1-5")
+    out["satisfaction"] = satisfaction
+    out["service_code"] = _text(mapped, "service_code")
+    out["channel"] = _text(mapped, "channel")
+    given_id = _text(mapped, "transaction_id")
+    derived = [
+        hashlib.sha1(f"{h}|{s}|{t}|{c}".encode()).hexdigest()[:20]
+        for h, s, t, c in zip(out.hall_id, out.service_code, out.ticket_at, out.channel)
+    ]
+    out["transaction_id"] = given_id.where(given_id.notna(), pd.Series(derived, index=mapped.index))
+    return out, reasons, "service_transactions"
+
+
+NORMALIZERS = {
+    "cases": (normalize_cases, "cases"),
+    "sensors": (normalize_sensors, "readings"),
+    "devices": (normalize_devices, "devices"),
+    "halls": (normalize_halls, "halls"),
+    "services": (normalize_services, None),
+}
+
+
+def _to_arrow(frame: pd.DataFrame) -> pa.Table:
+    columns = {}
+    for name in frame.columns:
+        series = frame[name]
+        if name in ("unit_ids", "metrics"):
+            columns[name] = pa.array(series.tolist(), pa.list_(pa.string()))
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            columns[name] = pa.array(series.astype("datetime64[us]"), pa.timestamp("us"), from_pandas=True)
+        elif series.dtype == object or pd.api.types.is_string_dtype(series):
+            columns[name] = pa.Array.from_pandas(series.astype("string")).cast(pa.string())
+        else:
+            columns[name] = pa.array(series, from_pandas=True)
+    return pa.table(columns)
+
+
+def ingest_frame(
+    store: Store,
+    pack: CityPack,
+    feed: str,
+    frame: pd.DataFrame,
+    mapping: Mapping | None = None,
+    origin: str | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[ApplyResult, Counter]:
+    """Validate and apply one frame of foreign records; returns the writer's result and reasons."""
+    if feed not in NORMALIZERS:
+        raise IngestError(f"unknown feed {feed!r}; feeds are {', '.join(FEEDS)}")
+    mapping = mapping or Mapping()
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    frame = frame.reset_index(drop=True)
+    mapped = mapping.apply(frame, CANONICAL[feed])
+    normalizer, kind = NORMALIZERS[feed]
+    result = normalizer(store, pack, mapped, mapping, now)
+    if len(result) == 3:
+        out, reasons, kind = result
+    else:
+        out, reasons = result
+    bad = reasons.bad
+    quarantined = list(zip(_raw_payloads(frame, bad), reasons.values[bad].astype(str)))
+    good = out[~bad]
+    applied = store.apply(feed, kind, _to_arrow(good) if len(good) else None, quarantined, origin=origin)
+    return applied, Counter(reason for _, reason in quarantined)
+
+
+def summary_line(result: ApplyResult, reasons: Counter) -> dict:
+    return {**result.as_dict(), "reasons": dict(reasons.most_common())}
+
+
+def ingest_file(store: Store, pack: CityPack, feed: str, path: Path, mapping_path: Path | None = None,
+                chunk_rows: int = 500_000) -> dict:
+    """Import a file in chunks; the CLI prints the returned summary as its last line."""
+    mapping = Mapping.load(mapping_path)
+    frame = read_file(path)
+    total = {"accepted": 0, "updated": 0, "quarantined": 0}
+    reasons: Counter = Counter()
+    for start in range(0, max(len(frame), 1), chunk_rows):
+        chunk = frame.iloc[start : start + chunk_rows]
+        if chunk.empty:
+            break
+        result, chunk_reasons = ingest_frame(store, pack, feed, chunk, mapping, origin=f"file:{Path(path).name}")
+        for key, value in result.as_dict().items():
+            total[key] += value
+        reasons.update(chunk_reasons)
+    return {**total, "reasons": dict(reasons.most_common())}
+
+

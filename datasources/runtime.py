@@ -1,0 +1,110 @@
+"""Wiring for one process: settings -> city pack -> store (the one writer) -> simulator, Redis.
+
+The Dash app, the HTTP API and the CLI all get their parts from a Runtime; nothing opens the
+DuckDB file anywhere else.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from datasources.citypack import CityPack, load_pack
+from datasources.ingest import ingest_frame
+from datasources.simulator import Simulator, run_forever
+from datasources.store import Store
+from settings import Settings
+
+log = logging.getLogger(__name__)
+VERSION_CHANNEL = "citybrain:data_version"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pack: CityPack
+    store: Store
+    simulator: Simulator | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        self.store.close()
+
+
+def reference_tables(pack: CityPack) -> dict[str, pa.Table]:
+    units = [
+        {
+            "level": level.id, "level_index": level.index, "unit_id": row.unit_id, "name_zh": row.name_zh,
+            "name_en": row.name_en, "parent_id": row.parent_id, "path": list(row.path),
+        }
+        for level in pack.levels
+        for row in level.units.itertuples()
+    ]
+    categories = pack.categories.copy()
+    return {
+        "units": pa.Table.from_pylist(
+            units,
+            schema=pa.schema([("level", pa.string()), ("level_index", pa.int32()), ("unit_id", pa.string()),
+                              ("name_zh", pa.string()), ("name_en", pa.string()), ("parent_id", pa.string()),
+                              ("path", pa.list_(pa.string()))]),
+        ),
+        "departments": pa.Table.from_pandas(pack.departments[["department_id", "name_zh", "name_en"]], preserve_index=False),
+        "categories": pa.Table.from_pandas(
+            categories[["category_id", "name_zh", "name_en", "kind", "lead_department", "assist_departments",
+                        "time_limit_hours", "calendar"]],
+            preserve_index=False,
+        ),
+    }
+
+
+def sync_pack(store: Store, pack: CityPack) -> None:
+    """Units, departments and categories mirror the pack; its devices and halls are fed in."""
+    store.replace_reference(reference_tables(pack))
+    if not pack.devices.empty:
+        ingest_frame(store, pack, "devices", pack.devices, origin="citypack")
+    if not pack.halls.empty:
+        ingest_frame(store, pack, "halls", pack.halls, origin="citypack")
+
+
+def _redis_publisher(url: str):
+    import redis
+
+    client = redis.Redis.from_url(url)
+
+    def publish(version: int) -> None:
+        client.set(VERSION_CHANNEL, version)
+        client.publish(VERSION_CHANNEL, version)
+
+    return publish
+
+
+def open_runtime(settings: Settings, *, simulate: bool | None = None, start_threads: bool = True) -> Runtime:
+    pack = load_pack(settings.city)
+    store = Store(settings.db_path)
+    sync_pack(store, pack)
+    runtime = Runtime(settings, pack, store)
+    if settings.redis_url:
+        store.on_commit(_redis_publisher(settings.redis_url))
+    simulate = settings.simulate if simulate is None else simulate
+    if simulate:
+        simulator = Simulator(store, pack)
+        empty = store.cursor().execute("select count(*) = 0 from cases").fetchall()[0][0]
+        if empty and settings.history_days > 0:
+            log.info("empty store: simulating %d days of history", settings.history_days)
+            simulator.backfill(settings.history_days)
+        else:
+            simulator.resume()
+        runtime.simulator = simulator
+        if start_threads:
+            thread = threading.Thread(
+                target=run_forever, args=(simulator, settings.simulate_interval_s, runtime.stop), name="simulator", daemon=True
+            )
+            thread.start()
+            runtime.threads.append(thread)
+    return runtime

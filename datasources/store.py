@@ -1,0 +1,367 @@
+"""The store: one DuckDB file, exactly one writer, a monotonic data version.
+
+DuckDB allows one read-write process per file, so every change goes through `Store.apply` (feeds)
+or `Store.sync_reference` (the city pack's reference data), serialised by one lock. Readers use a
+cursor per thread (`Store.cursor`); the query gateway (datasources/gateway.py) is the only reader
+the application uses.
+
+Every commit that changes something bumps the data version and records a row in `commits`.
+Batches are applied with Arrow appends, never row by row, and idempotently by key: replaying a
+batch changes nothing and does not bump the version.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How a feed's canonical records land in a table."""
+
+    table: str
+    key: tuple[str, ...]
+    time_column: str | None  # newest value = the feed's data time
+    merge: dict[str, str] = field(default_factory=dict)  # column -> SQL merging incoming i with stored t
+
+
+TABLES: dict[str, TableSpec] = {
+    "cases": TableSpec(
+        "cases",
+        ("case_id",),
+        "reported_at",
+        # closed_at follows the status: a case re-opened (reworked, returned) loses it.
+        {"closed_at": "case when coalesce(i.status, t.status) = 'closed' then coalesce(i.closed_at, t.closed_at) end"},
+    ),
+    "readings": TableSpec("readings", ("device_id", "metric", "observed_at"), "observed_at"),
+    "devices": TableSpec("devices", ("device_id",), None),
+    "halls": TableSpec("halls", ("hall_id",), None),
+    "service_transactions": TableSpec("service_transactions", ("transaction_id",), "ticket_at"),
+    "hall_snapshots": TableSpec("hall_snapshots", ("hall_id", "observed_at"), "observed_at"),
+}
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    accepted: int
+    updated: int
+    quarantined: int
+    version: int
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "updated": self.updated, "quarantined": self.quarantined}
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, the store's time convention."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class Store:
+    """Owner of the DuckDB file: migrations at open, the single writer, cursors for readers."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # No ICU offline: timestamps arrive here as naive UTC (the ingest layer converts zones).
+        self._con = duckdb.connect(str(self.path), read_only=read_only)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._version_changed = threading.Condition()
+        self._listeners: list[Callable[[int], None]] = []
+        if not read_only:
+            self.migrate()
+        self._columns = self._read_columns()
+        self._version = self._read_version()
+
+    # ----------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        self._con.close()
+
+    def migrate(self) -> list[str]:
+        """Apply migrations not applied yet, in file order; safe to run any number of times."""
+        self._con.execute(
+            "create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)"
+        )
+        done = {row[0] for row in self._con.execute("select name from schema_migrations").fetchall()}
+        applied = []
+        for file in sorted(MIGRATIONS_DIR.glob("*.sql")):
+            if file.name in done:
+                continue
+            self._con.execute("begin")
+            try:
+                self._con.execute(file.read_text())
+                self._con.execute("insert into schema_migrations values (?, ?)", [file.name, utcnow()])
+                self._con.execute("commit")
+            except Exception:
+                self._con.execute("rollback")
+                raise
+            applied.append(file.name)
+            log.info("applied migration %s", file.name)
+        return applied
+
+    def _read_columns(self) -> dict[str, list[tuple[str, str]]]:
+        rows = self._con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = 'main' order by table_name, ordinal_position"
+        ).fetchall()
+        columns: dict[str, list[tuple[str, str]]] = {}
+        for table, column, data_type in rows:
+            columns.setdefault(table, []).append((column, data_type))
+        return columns
+
+    def _read_version(self) -> int:
+        return self._con.execute("select coalesce(max(version), 0) from commits").fetchall()[0][0]
+
+    # ----------------------------------------------------------------- readers
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor owned by the calling thread (DuckDB connections must not be shared across threads)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    @property
+    def data_version(self) -> int:
+        return self._version
+
+    def wait_for_version(self, after: int, timeout: float) -> int:
+        """Block until the data version moves past `after` or the timeout passes; returns the version."""
+        deadline = time.monotonic() + timeout
+        with self._version_changed:
+            while self._version <= after:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._version_changed.wait(remaining)
+            return self._version
+
+    def on_commit(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(version)` after every commit (e.g. to publish the version on Redis)."""
+        self._listeners.append(listener)
+
+    def table_columns(self, table: str) -> list[str]:
+        return [name for name, _ in self._columns[table] if name != "version"]
+
+    # ----------------------------------------------------------------- the writer
+    @contextmanager
+    def _transaction(self):
+        with self._write_lock:
+            cur = self._con.cursor()
+            cur.execute("begin")
+            try:
+                yield cur
+                cur.execute("commit")
+            except Exception:
+                cur.execute("rollback")
+                raise
+            finally:
+                cur.close()
+
+    def apply(
+        self,
+        feed: str,
+        kind: str,
+        batch: pa.Table | None,
+        quarantined: Iterable[tuple[str, str]] = (),
+        origin: str | None = None,
+    ) -> ApplyResult:
+        """Apply one batch of canonical records of `kind` (a key of TABLES) from `feed`.
+
+        New keys are inserted, changed records updated, identical ones ignored; `quarantined`
+        holds (raw payload, reason) pairs kept in the quarantine table. One transaction, one
+        version bump if anything changed.
+        """
+        spec = TABLES[kind]
+        quarantined = list(quarantined)
+        with self._transaction() as cur:
+            version = self._version + 1
+            accepted = updated = 0
+            newest = None
+            if batch is not None and batch.num_rows:
+                accepted, updated, newest = self._upsert(cur, spec, batch, version)
+            if quarantined:
+                self._quarantine(cur, feed, origin, quarantined)
+            if not (accepted or updated or quarantined):
+                return ApplyResult(0, 0, 0, self._version)
+            now = utcnow()
+            cur.execute(
+                "insert into commits values (?, ?, ?, ?, ?, ?)",
+                [version, now, feed, accepted, updated, len(quarantined)],
+            )
+            cur.execute(
+                """
+                insert into feed_stats values ($feed, $newest, $now, $n, $q)
+                on conflict (feed) do update set
+                    last_record_at = greatest(feed_stats.last_record_at, excluded.last_record_at),
+                    last_commit_at = excluded.last_commit_at,
+                    records_total = feed_stats.records_total + excluded.records_total,
+                    quarantined_total = feed_stats.quarantined_total + excluded.quarantined_total
+                """,
+                {"feed": feed, "newest": newest, "now": now, "n": accepted + updated, "q": len(quarantined)},
+            )
+        self._bump(version)
+        return ApplyResult(accepted, updated, len(quarantined), version)
+
+    def _upsert(self, cur, spec: TableSpec, batch: pa.Table, version: int):
+        columns = self._columns[spec.table]
+        names = [name for name, _ in columns if name != "version"]
+        present = set(batch.column_names)
+        missing_keys = [k for k in spec.key if k not in present]
+        if missing_keys:
+            raise ValueError(f"batch for {spec.table} lacks key columns {missing_keys}")
+        batch = batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64()))
+        cur.register("_batch", batch)
+        select = ", ".join(
+            f"cast(b.{_quote(n)} as {t}) as {_quote(n)}" if n in present else f"cast(null as {t}) as {_quote(n)}"
+            for n, t in columns
+            if n != "version"
+        )
+        keys = ", ".join(_quote(k) for k in spec.key)
+        # Last record per key wins inside a batch; identical rows already stored are dropped.
+        cur.execute(
+            f"""
+            create or replace temp table _incoming as
+            select {select} from _batch b
+            qualify row_number() over (partition by {", ".join("b." + _quote(k) for k in spec.key)}
+                                       order by b._ord desc) = 1
+            """
+        )
+        cur.unregister("_batch")
+        # A null in an incoming record never erases a stored value (partial updates, e.g. a closure).
+        merged = ", ".join(
+            f"{spec.merge.get(n, f'coalesce(i.{_quote(n)}, t.{_quote(n)})')} as {_quote(n)}" if n not in spec.key
+            else f"i.{_quote(n)}"
+            for n in names
+        )
+        join = " and ".join(f"i.{_quote(k)} = t.{_quote(k)}" for k in spec.key)
+        m_join = " and ".join(f"m.{_quote(k)} = t.{_quote(k)}" for k in spec.key)
+        differs = " or ".join(f"m.{_quote(n)} is distinct from t.{_quote(n)}" for n in names if n not in spec.key)
+        cur.execute(
+            f"""
+            create or replace temp table _changes as
+            with m as (select {merged} from _incoming i left join {spec.table} t on {join})
+            select m.*, t.{_quote(spec.key[0])} is not null as _exists
+            from m left join {spec.table} t on {m_join}
+            where t.{_quote(spec.key[0])} is null or ({differs or "false"})
+            """
+        )
+        accepted, updated = cur.execute(
+            "select count(*) filter (where not _exists), count(*) filter (where _exists) from _changes"
+        ).fetchall()[0]
+        if spec.table == "cases" and accepted + updated:
+            self._case_events(cur, version)
+        column_list = ", ".join(_quote(n) for n in names)
+        assignments = ", ".join(f"{_quote(n)} = excluded.{_quote(n)}" for n in names if n not in spec.key)
+        assignments = (assignments + ", " if assignments else "") + "version = excluded.version"
+        cur.execute(
+            f"""
+            insert into {spec.table} ({column_list}, version)
+            select {column_list}, $version from _changes
+            on conflict ({keys}) do update set {assignments}
+            """,
+            {"version": version},
+        )
+        newest = None
+        if spec.time_column:
+            newest = cur.execute(f"select max({_quote(spec.time_column)}) from _incoming").fetchall()[0][0]
+        cur.execute("drop table _incoming")
+        cur.execute("drop table _changes")
+        return accepted, updated, newest
+
+    def _case_events(self, cur, version: int) -> None:
+        """Status history: a new case is 'accepted' at its report time; a status change is an event."""
+        cur.execute(
+            """
+            insert or ignore into case_events
+            with changed as (
+                select c.*, old.status as old_status
+                from _changes c left join cases old using (case_id)
+            )
+            select case_id, 'accepted', reported_at, $version from changed where old_status is null
+            union all
+            select case_id, status,
+                   case when status = 'closed' and closed_at is not null then closed_at
+                        when old_status is null then reported_at
+                        else $now end,
+                   $version
+            from changed
+            where status is distinct from old_status and status <> 'accepted'
+            """,
+            {"version": version, "now": utcnow()},
+        )
+
+    def _quarantine(self, cur, feed: str, origin: str | None, rows: list[tuple[str, str]]) -> None:
+        now = utcnow()
+        raws = [raw if isinstance(raw, str) else json.dumps(raw, default=str) for raw, _ in rows]
+        table = pa.table(
+            {
+                "feed": [feed] * len(rows),
+                "origin": [origin] * len(rows),
+                "raw": raws,
+                "raw_hash": [hashlib.sha1(raw.encode()).hexdigest() for raw in raws],
+                "reason": [reason for _, reason in rows],
+                "received_at": pa.array([now] * len(rows), pa.timestamp("us")),
+            }
+        )
+        cur.register("_q", table)
+        cur.execute(
+            "insert or ignore into quarantine (feed, origin, raw, raw_hash, reason, received_at) "
+            "select distinct on (feed, raw_hash, reason) * from _q"
+        )
+        cur.unregister("_q")
+
+    def replace_reference(self, tables: dict[str, pa.Table]) -> int:
+        """Replace reference tables (units, departments, categories) from the city pack in one commit."""
+        with self._transaction() as cur:
+            changed = False
+            for table, data in tables.items():
+                cur.register("_ref", data)
+                same = cur.execute(
+                    f"select (select count(*) from (select * from {table} except select * from _ref)) = 0 "
+                    f"and (select count(*) from (select * from _ref except select * from {table})) = 0"
+                ).fetchall()[0][0]
+                if not same:
+                    cur.execute(f"delete from {table}")
+                    cur.execute(f"insert into {table} select * from _ref")
+                    changed = True
+                cur.unregister("_ref")
+            if not changed:
+                return self._version
+            version = self._version + 1
+            cur.execute(
+                "insert into commits values (?, ?, 'reference', ?, 0, 0)",
+                [version, utcnow(), sum(t.num_rows for t in tables.values())],
+            )
+        self._bump(version)
+        return version
+
+    def _bump(self, version: int) -> None:
+        with self._version_changed:
+            self._version = version
+            self._version_changed.notify_all()
+        for listener in list(self._listeners):
+            try:
+                listener(version)
+            except Exception:  # a failing listener (e.g. Redis down) must not fail the commit
+                log.exception("data-version listener failed")

@@ -1,0 +1,18 @@
+"""Ids shared by the overview and unit pages (one map, one ranking per page)."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PageIds(StrEnum):
+    CONTEXT = "page-context"
+    RANKING = "ranking"
+    RANKING_TITLE = "ranking-title"
+    BREADCRUMBS = "breadcrumbs"
+    UNIT_TITLE = "unit-title"
+    SCORECARD = "scorecard"
+
+
+def page_context(level_index: int, parent: str | None, unit: list | None, lang: str | None) -> dict:
+    """What the page shows; callbacks read it (never trusted for access: scope is applied server-side)."""
+    return {"level_index": level_index, "parent": parent, "unit": unit, "lang": lang}

@@ -1,0 +1,101 @@
+"""Settings as data: every setting has a default, an environment variable and a help line.
+
+The README's settings table is generated from SETTINGS (tests/unit/test_settings.py fails when the
+two drift apart).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DEMO_CITY = ROOT / "citypacks" / "beijing"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: object
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("city", "CITYBRAIN_CITY", str(DEMO_CITY), "City pack folder (default: the built-in Beijing demo pack)."),
+    Setting("data_dir", "CITYBRAIN_DATA_DIR", str(ROOT / "var"), "Where the DuckDB file, caches and briefings live."),
+    Setting("host", "HOST", "127.0.0.1", "Interface the console listens on."),
+    Setting("port", "PORT", 8050, "Port the console listens on."),
+    Setting("redis_url", "REDIS_URL", "", "Redis for feeds (Streams) and data-version push; empty = embedded, in-process bus."),
+    Setting("simulate", "CITYBRAIN_SIMULATE", True, "Run the live feed simulator inside `serve` (demo mode)."),
+    Setting("simulate_interval_s", "CITYBRAIN_SIMULATE_INTERVAL_S", 2.0, "Seconds between simulator batches."),
+    Setting("history_days", "CITYBRAIN_HISTORY_DAYS", 35, "Days of simulated history written on first start of an empty store."),
+    Setting("feed_amber_s", "CITYBRAIN_FEED_AMBER_S", 120, "A feed with no new record for this many seconds shows amber."),
+    Setting("feed_red_s", "CITYBRAIN_FEED_RED_S", 600, "A feed with no new record for this many seconds shows red."),
+    Setting("poll_ms", "CITYBRAIN_POLL_MS", 2000, "How often an open console checks the data version (one light request)."),
+    Setting("tile_url", "CITYBRAIN_TILE_URL", "", "Optional raster tile URL template of the city's own tile server; empty = polygons only."),
+    Setting("log_level", "CITYBRAIN_LOG_LEVEL", "INFO", "Python logging level."),
+)
+
+
+def _coerce(raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    city: Path
+    data_dir: Path
+    host: str
+    port: int
+    redis_url: str
+    simulate: bool
+    simulate_interval_s: float
+    history_days: int
+    feed_amber_s: int
+    feed_red_s: int
+    poll_ms: int
+    tile_url: str
+    log_level: str
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, env: dict | None = None, **overrides) -> "Settings":
+        """Defaults, then environment, then explicit overrides (e.g. CLI flags); None means 'not given'."""
+        env = os.environ if env is None else env
+        values = {}
+        for setting in SETTINGS:
+            value = setting.default
+            if env.get(setting.env, "") != "":
+                value = _coerce(env[setting.env], setting.default)
+            if overrides.get(setting.name) is not None:
+                value = overrides[setting.name]
+            values[setting.name] = value
+        values["city"] = Path(values["city"]).resolve()
+        values["data_dir"] = Path(values["data_dir"]).resolve()
+        return cls(**values)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "citybrain.duckdb"
+
+
+def settings_table_markdown() -> str:
+    lines = ["| setting | environment variable | default | what it does |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        default = s.default
+        if s.name == "city":
+            default = "citypacks/beijing"
+        elif s.name == "data_dir":
+            default = "var/"
+        lines.append(f"| `{s.name}` | `{s.env}` | `{default}` | {s.help} |")
+    return "\n".join(lines)
+
+
+assert {f.name for f in fields(Settings)} - {"extra"} == {s.name for s in SETTINGS}

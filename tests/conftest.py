@@ -1,0 +1,133 @@
+"""Shared fixtures: real Redis, real DuckDB files, the two city packs, a served console."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+BEIJING = ROOT / "citypacks" / "beijing"
+NYC = ROOT / "citypacks" / "nyc"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 90, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:
+            time.sleep(0.3)
+    raise TimeoutError(url)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    assert SHARED_DATA.is_dir(), f"tests read real data from {SHARED_DATA}"
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def beijing():
+    from datasources.citypack import load_pack
+
+    return load_pack(BEIJING)
+
+
+@pytest.fixture(scope="session")
+def nyc(shared_data):
+    from datasources.citypack import load_pack
+
+    return load_pack(NYC)
+
+
+@pytest.fixture
+def store(tmp_path):
+    from datasources.store import Store
+
+    store = Store(tmp_path / "test.duckdb")
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server on a free loopback port, AOF on, in a temp dir; stopped at the end."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is installed by `make test` (Debian package redis-server)"
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--appendonly", "yes",
+         "--appendfsync", "everysec", "--save", "", "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def served_console(tmp_path_factory, redis_server):
+    """`python app.py serve` as a user runs it (simulator on, 3 days of history), on a free port."""
+    port = free_port()
+    data_dir = tmp_path_factory.mktemp("served")
+    env = {**os.environ, "PORT": str(port), "CITYBRAIN_DATA_DIR": str(data_dir), "CITYBRAIN_HISTORY_DAYS": "3",
+           "CITYBRAIN_SIMULATE_INTERVAL_S": "1", "REDIS_URL": redis_server, "CITYBRAIN_LOG_LEVEL": "WARNING"}
+    log = open(data_dir / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120, proc=proc)
+        yield {"url": f"http://127.0.0.1:{port}", "data_dir": data_dir, "redis_url": redis_server, "log": data_dir / "server.log"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
