@@ -13,6 +13,7 @@ import math
 import zoneinfo
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,12 @@ CANONICAL = {
     ],
 }
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+
+
+class IngestReport(NamedTuple):
+    result: ApplyResult
+    reasons: Counter  # reason -> count of quarantined records
+    errors: list[tuple[int, str]]  # (position in the input, reason) per quarantined record
 
 
 class IngestError(ValueError):
@@ -396,8 +403,8 @@ def ingest_frame(
     mapping: Mapping | None = None,
     origin: str | None = None,
     now: dt.datetime | None = None,
-) -> tuple[ApplyResult, Counter]:
-    """Validate and apply one frame of foreign records; returns the writer's result and reasons."""
+) -> IngestReport:
+    """Validate and apply one frame of foreign records: the writer's result, reasons, per-record errors."""
     if feed not in NORMALIZERS:
         raise IngestError(f"unknown feed {feed!r}; feeds are {', '.join(FEEDS)}")
     mapping = mapping or Mapping()
@@ -414,7 +421,8 @@ def ingest_frame(
     quarantined = list(zip(_raw_payloads(frame, bad), reasons.values[bad].astype(str)))
     good = out[~bad]
     applied = store.apply(feed, kind, _to_arrow(good) if len(good) else None, quarantined, origin=origin)
-    return applied, Counter(reason for _, reason in quarantined)
+    errors = [(int(i), str(reason)) for i, reason in reasons.values[bad].items()]
+    return IngestReport(applied, Counter(reason for _, reason in quarantined), errors)
 
 
 def summary_line(result: ApplyResult, reasons: Counter) -> dict:
@@ -432,7 +440,7 @@ def ingest_file(store: Store, pack: CityPack, feed: str, path: Path, mapping_pat
         chunk = frame.iloc[start : start + chunk_rows]
         if chunk.empty:
             break
-        result, chunk_reasons = ingest_frame(store, pack, feed, chunk, mapping, origin=f"file:{Path(path).name}")
+        result, chunk_reasons, _ = ingest_frame(store, pack, feed, chunk, mapping, origin=f"file:{Path(path).name}")
         for key, value in result.as_dict().items():
             total[key] += value
         reasons.update(chunk_reasons)

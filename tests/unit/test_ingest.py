@@ -56,7 +56,7 @@ def test_311_2011_times_and_bad_records(store, nyc, shared_data):
 def test_council_cases_take_units_from_a_column(store, nyc, shared_data):
     path = shared_data / "nyc-council-cases" / "council_constituent_cases.parquet"
     frame = pd.read_parquet(path).head(20000)
-    result, reasons = ingest_frame(store, nyc, "cases", frame, Mapping.load(MAPPINGS / "nyc_council_cases.toml"))
+    result, reasons, _ = ingest_frame(store, nyc, "cases", frame, Mapping.load(MAPPINGS / "nyc_council_cases.toml"))
     stored = store.cursor().execute(
         "select count(*), count(unit_ids), count(*) filter (where unit_ids[2] is not null) from cases").fetchall()[0]
     valid = frame[frame.complaint_type.notna()]
@@ -83,7 +83,7 @@ def test_a_closure_file_updates_existing_cases(store, nyc, tmp_path):
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary == {"accepted": 0, "updated": 0, "quarantined": 1,
                        "reasons": {"reported_at missing": 1}}  # another store: c1 is unknown there
-    result, _ = ingest_frame(store, nyc, "cases", pd.read_json(closure, lines=True, dtype=False))
+    result, _, _ = ingest_frame(store, nyc, "cases", pd.read_json(closure, lines=True, dtype=False))
     assert (result.accepted, result.updated) == (0, 1)
     assert store.cursor().execute("select case_id, status, closed_at from cases order by 1").fetchall() == [
         ("c1", "closed", dt.datetime(2025, 1, 3, 14, 0)), ("c2", "accepted", None)]
@@ -100,8 +100,9 @@ def test_validation_reasons(store, nyc):
         "lat": [40.7, 40.7, 40.7, 95.0, 40.7, 40.7, 40.7, 40.7],
         "lon": [-73.9] * 8,
     })
-    result, reasons = ingest_frame(store, nyc, "cases", frame)
+    result, reasons, errors = ingest_frame(store, nyc, "cases", frame)
     assert result.accepted == 1
+    assert errors[0] == (1, "case_id missing") and len(errors) == 7
     assert dict(reasons) == {
         "case_id missing": 1, "reported_at is in the future": 1, "lat out of range": 1,
         "unknown category Martians": 1, "unknown department CIA": 1, "priority must be 1-4": 1,
@@ -115,7 +116,7 @@ def test_validation_reasons(store, nyc):
 def test_points_outside_the_city_are_kept_and_flagged(store, nyc):
     frame = pd.DataFrame({"case_id": ["paris"], "reported_at": ["2025-01-01T10:00"], "category": ["Noise - Residential"],
                           "lat": [48.85], "lon": [2.35]})
-    result, _ = ingest_frame(store, nyc, "cases", frame)
+    result, _, _ = ingest_frame(store, nyc, "cases", frame)
     assert result.accepted == 1
     assert store.cursor().execute("select outside_city, unit_ids from cases").fetchall() == [(True, None)]
 
