@@ -3,6 +3,8 @@
     python app.py serve [--host H] [--port N] [--no-simulate]
     python app.py citypack check DIR
     python app.py ingest {cases|sensors|devices|services|halls} FILE [--mapping M.toml]
+    python app.py consume [--redis-url URL]      (the store's writer for Redis Stream feeds)
+    python app.py users token NAME [--role ROLE] [--scope LEVEL:ID]...
 
 Every command takes --city DIR and --data-dir DIR (before or after the subcommand).
 """
@@ -25,12 +27,12 @@ log = logging.getLogger("citybrain")
 def create_app(runtime):
     """The Dash app (pages from layouts/, callbacks from callbacks/) on top of a Runtime."""
     import dash
-    from dash import dcc, html
 
-    import callbacks  # noqa: F401  (registers every callback module)
+    import callbacks
     from api import register_routes
     from layouts import shell
 
+    callbacks.ensure_registered()
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -60,6 +62,40 @@ def serve(settings: Settings, simulate: bool) -> None:
         app.run(host=settings.host, port=settings.port, debug=False, threaded=True, dev_tools_disable_version_check=True)
     finally:
         runtime.close()
+
+
+def consume(settings: Settings, args) -> int:
+    """Be the store's single writer for the Redis feed streams until SIGTERM/SIGINT."""
+    import signal
+    import threading
+
+    from datasources.bus import RedisStreamBus
+    from datasources.citypack import PackError, load_pack
+    from datasources.runtime import sync_pack
+    from datasources.store import Store
+
+    if not settings.redis_url:
+        print("error: consume needs --redis-url or REDIS_URL", file=sys.stderr)
+        return 2
+    try:
+        pack = load_pack(settings.city)
+    except PackError as exc:
+        print(f"city pack {settings.city} is invalid:\n{exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    store = Store(settings.db_path)
+    bus = RedisStreamBus(settings.redis_url, claim_idle_ms=args.claim_idle_ms)
+    try:
+        sync_pack(store, pack)
+        print(f"consuming feeds from {settings.redis_url} into {settings.db_path}", flush=True)
+        bus.consume(store, pack, stop, batch_entries=args.batch_entries, block_ms=args.block_ms)
+    finally:
+        bus.close()
+        store.close()
+    print(json.dumps(dict(bus.stats)), flush=True)
+    return 0
 
 
 # ---------------------------------------------------------------------------- the CLI
@@ -95,13 +131,33 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_p.add_argument("feed", choices=["cases", "sensors", "devices", "services", "halls"])
     ingest_p.add_argument("file", type=Path)
     ingest_p.add_argument("--mapping", type=Path, default=None, help="mapping TOML (see README)")
+
+    consume_p = commands.add_parser("consume", help="apply feeds from Redis Streams (the store's single writer)")
+    _common(consume_p, top=False)
+    consume_p.add_argument("--redis-url", default=None, help="default: REDIS_URL")
+    consume_p.add_argument("--batch-entries", type=int, default=100, help="stream entries per read and stream")
+    consume_p.add_argument("--block-ms", type=int, default=1000, help="longest wait for new entries")
+    consume_p.add_argument("--claim-idle-ms", type=int, default=10_000,
+                           help="reclaim entries a crashed consumer left pending this long")
+
+    users_p = commands.add_parser("users", help="users and API tokens")
+    _common(users_p, top=False)
+    users_commands = users_p.add_subparsers(dest="users_command", required=True)
+    token_p = users_commands.add_parser("token", help="issue a bearer token for the HTTP API (printed as the last line)")
+    _common(token_p, top=False)
+    token_p.add_argument("name", help="token holder: a user or a feed source")
+    token_p.add_argument("--role", default=None,
+                         help="role of a new holder (default: source; an existing holder keeps its role)")
+    token_p.add_argument("--scope", action="append", default=[], metavar="LEVEL:ID",
+                         help="scope of a new holder (LEVEL:ID or department:ID); repeatable")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.load(city=getattr(args, "city", None), data_dir=getattr(args, "data_dir", None),
-                             host=getattr(args, "host", None), port=getattr(args, "port", None))
+                             host=getattr(args, "host", None), port=getattr(args, "port", None),
+                             redis_url=getattr(args, "redis_url", None))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     if args.command == "citypack":
@@ -139,6 +195,35 @@ def main(argv: list[str] | None = None) -> int:
             print(f"quarantined {count}: {reason}", file=sys.stderr)
         print(json.dumps(summary, ensure_ascii=False))
         return 0
+
+    if args.command == "users" and args.users_command == "token":
+        import duckdb
+
+        from datasources.store import Store
+        from security.tokens import holder, issue_token
+
+        try:
+            store = Store(settings.db_path)
+        except duckdb.IOException as exc:
+            print(f"error: cannot open {settings.db_path} (is `serve` running on it?): {exc}", file=sys.stderr)
+            return 2
+        try:
+            # Until users are managed fully, a token holder is created with its first token.
+            known = holder(store, args.name)
+            role = args.role or (known["role"] if known else "source")
+            scopes = args.scope or (list(known["scopes"]) if known and not args.role else [])
+            token = issue_token(store, args.name, role, scopes)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            store.close()
+        print(f"token for {args.name} (role {role}); shown once, keep it secret:", file=sys.stderr)
+        print(token)
+        return 0
+
+    if args.command == "consume":
+        return consume(settings, args)
 
     if args.command == "serve":
         serve(settings, simulate=settings.simulate and not args.no_simulate)

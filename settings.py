@@ -33,7 +33,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("feed_amber_s", "CITYBRAIN_FEED_AMBER_S", 120, "A feed with no new record for this many seconds shows amber."),
     Setting("feed_red_s", "CITYBRAIN_FEED_RED_S", 600, "A feed with no new record for this many seconds shows red."),
     Setting("poll_ms", "CITYBRAIN_POLL_MS", 2000, "How often an open console checks the data version (one light request)."),
-    Setting("tile_url", "CITYBRAIN_TILE_URL", "", "Optional raster tile URL template of the city's own tile server; empty = polygons only."),
     Setting("log_level", "CITYBRAIN_LOG_LEVEL", "INFO", "Python logging level."),
 )
 
@@ -61,7 +60,6 @@ class Settings:
     feed_amber_s: int
     feed_red_s: int
     poll_ms: int
-    tile_url: str
     log_level: str
     extra: dict = field(default_factory=dict)
 

@@ -47,30 +47,42 @@
       const features = withValues(collection, spec.values || {}, spec.fallback_fill || [90, 90, 90, 120]);
       const json = Object.assign({}, spec.deck, {layers: layers(spec, features)});
       let deck = decks.get(containerId);
-      if (deck && deck.__citybrainKey !== spec.geometry_url) {
+      if (deck && (deck.__citybrainKey !== spec.geometry_url || container.__deck !== deck)) {
         deck.finalize(); decks.delete(containerId); deck = null;
-        container.innerHTML = '';
+        container.innerHTML = ''; container.__deck = null;
       }
       if (!deck) {
         deck = window.createDeck({
           container: container,
           jsonInput: json,
           tooltip: false,
-          handleEvent: (type, info) => {
-            if (type !== 'deck-click-event' || !info || !info.object) { return; }
-            const props = info.object.properties || {};
-            window.dash_clientside.set_props(clickStoreId, {
-              data: {unit_id: props.unit_id, level: spec.level, at: Date.now()},
-            });
-          },
         });
+        // Clicks are read from the DOM and picked here (deck's own tap recogniser can miss
+        // quick clicks); a press that moved more than a few pixels was a pan, not a click.
+        if (!container.__clickBound) {
+          container.__clickBound = true;
+          let down = null;
+          container.addEventListener('pointerdown', ev => { down = [ev.clientX, ev.clientY]; });
+          container.addEventListener('click', ev => {
+          if (!down || Math.hypot(ev.clientX - down[0], ev.clientY - down[1]) > 5 || !container.__deck) { return; }
+          const rect = container.getBoundingClientRect();
+          const picked = container.__deck.pickObject({x: ev.clientX - rect.left, y: ev.clientY - rect.top, layerIds: ['units']});
+          const props = picked && picked.object && picked.object.properties;
+          if (!props || !props.unit_id) { return; }
+          window.dash_clientside.set_props(clickStoreId, {
+            data: {unit_id: props.unit_id, level: container.dataset.level, at: Date.now()},
+          });
+          });
+        }
         deck.__citybrainKey = spec.geometry_url;
         decks.set(containerId, deck);
+        container.__deck = deck;  // lets browser tests project a place to a pixel
         container.dataset.deckReady = '1';
       } else {
         window.updateDeck({layers: json.layers}, deck);
       }
       container.dataset.version = String(spec.version);
+      container.dataset.level = spec.level;
     }).catch(err => {
       container.dataset.error = String(err);
       console.warn('map:', err);

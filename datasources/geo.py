@@ -58,9 +58,11 @@ def unit_paths(pack: CityPack, level_id: str, unit_ids) -> list[list[str | None]
     """Full unit_ids (coarse to fine) for records that name a unit at `level_id` instead of a point."""
     level = pack.level(level_id)
     paths = dict(zip(level.units.unit_id, level.units.path))
+    folded = {str(k).strip().casefold(): v for k, v in paths.items()}  # "05 BROOKLYN" = "05 Brooklyn"
     depth = len(pack.levels)
     out = []
     for unit in unit_ids:
-        path = paths.get(None if unit is None else str(unit))
+        key = None if unit is None else str(unit)
+        path = paths.get(key) if key in paths else folded.get(key.strip().casefold()) if key else None
         out.append(None if path is None else list(path) + [None] * (depth - len(path)))
     return out

@@ -98,18 +98,20 @@ class Simulator:
         return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
 
     # ------------------------------------------------------------------ cases
-    def _case_count(self, start: dt.datetime, end: dt.datetime) -> np.ndarray:
-        """Poisson counts per hour slot between start and end, with daily and weekly rhythm."""
-        local_offset = self._utc_offset()
-        hours = pd.date_range(start, end, freq="h", inclusive="left")
-        if len(hours) == 0:
-            span = (end - start).total_seconds() / 3600
-            local = start + local_offset
-            rate = CASES_PER_DAY / 24 * HOURLY_SHAPE[local.hour] * WEEKDAY_SHAPE[local.weekday()] / HOURLY_SHAPE.mean()
-            return np.array([self.rng.poisson(rate * span)])
-        local = hours + local_offset
-        rate = CASES_PER_DAY / 24 * HOURLY_SHAPE[local.hour] * WEEKDAY_SHAPE[local.weekday] / HOURLY_SHAPE.mean()
-        return self.rng.poisson(rate)
+    def _report_times(self, start: dt.datetime, end: dt.datetime) -> np.ndarray:
+        """Report times in [start, end): Poisson per clock hour, with daily and weekly rhythm."""
+        offset = self._utc_offset()
+        times = []
+        slot = pd.Timestamp(start).floor("h")
+        while slot < pd.Timestamp(end):
+            lo, hi = max(pd.Timestamp(start), slot), min(pd.Timestamp(end), slot + pd.Timedelta(hours=1))
+            local = slot + offset
+            rate = CASES_PER_DAY / 24 * HOURLY_SHAPE[local.hour] * WEEKDAY_SHAPE[local.dayofweek] / HOURLY_SHAPE.mean()
+            span_s = (hi - lo).total_seconds()
+            n = self.rng.poisson(rate * span_s / 3600)
+            times.extend(lo + pd.to_timedelta(np.round(np.sort(self.rng.random(n)) * span_s * 1e6), unit="us"))
+            slot += pd.Timedelta(hours=1)
+        return np.array([t.to_pydatetime() for t in times], dtype=object)
 
     def _utc_offset(self) -> dt.timedelta:
         import zoneinfo
@@ -117,14 +119,10 @@ class Simulator:
         return dt.datetime.now(zoneinfo.ZoneInfo(self.pack.timezone)).utcoffset()
 
     def make_cases(self, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> pd.DataFrame:
-        counts = self._case_count(start, end)
-        n = int(counts.sum())
+        reported = self._report_times(start, end)
+        n = len(reported)
         if n == 0:
             return pd.DataFrame()
-        slot_hours = (end - start).total_seconds() / 3600 / max(len(counts), 1)
-        slot = np.repeat(np.arange(len(counts)), counts)
-        offsets = (slot + self.rng.random(n)) * slot_hours
-        reported = np.array([start + dt.timedelta(hours=float(h)) for h in offsets])
         categories = self.rng.choice(self.categories, size=n, p=self.category_p)
         lon, lat = np.empty(n), np.empty(n)
         hot = self.rng.random(n) < 0.12
@@ -230,7 +228,7 @@ class Simulator:
             return pd.DataFrame()
         hours = pd.date_range(start, end, freq="h", inclusive="left")
         local = hours + self._utc_offset()
-        open_hours = hours[(local.hour >= 9) & (local.hour < 17) & (local.weekday < 5)]
+        open_hours = hours[(local.hour >= 9) & (local.hour < 17) & (local.day_of_week < 5)]
         rows = []
         for hall in halls.hall_id:
             counts = self.rng.poisson(12, len(open_hours))
@@ -268,7 +266,7 @@ class Simulator:
         if halls.empty or len(times) == 0:
             return pd.DataFrame()
         local = times + self._utc_offset()
-        open_now = np.asarray((local.hour >= 9) & (local.hour < 17) & (local.weekday < 5))
+        open_now = np.asarray((local.hour >= 9) & (local.hour < 17) & (local.day_of_week < 5))
         rows = []
         for hall in halls.hall_id:
             waiting = np.where(open_now, self.rng.poisson(9, len(times)), 0)

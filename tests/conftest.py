@@ -131,3 +131,23 @@ def browser():
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def console_runtime(tmp_path_factory):
+    """The Beijing demo city in a fresh store with one simulated day of history (no threads)."""
+    from datasources.runtime import open_runtime
+    from settings import Settings
+
+    settings = Settings.load(env={}, data_dir=tmp_path_factory.mktemp("console"), history_days=1)
+    runtime = open_runtime(settings, simulate=True, start_threads=False)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture(scope="session")
+def console_client(console_runtime):
+    from app import create_app
+
+    app = create_app(console_runtime)
+    return app.server.test_client()
