@@ -4,9 +4,10 @@
     name = "nyc311"                 # the records' `source` unless a column says otherwise
     timezone = "America/New_York"   # for times without a zone (default: the city's)
 
-    [fields]                        # canonical = foreign column
+    [fields]                        # canonical = foreign column ("?column" = optional column)
     case_id = "Unique Key"
     reported_at = "Created Date"
+    due_at = "?Due Date"
 
     [formats]                       # strptime formats, or "epoch_s" / "epoch_ms"
     reported_at = "%m/%d/%Y %I:%M:%S %p"
@@ -19,6 +20,9 @@
 
     [constants]                     # canonical = fixed value for every record
     metric = "pm25"
+
+    [melt]                          # wide tables: one record per listed column and row
+    "PM2.5" = "pm25"                # foreign column = the `metric` it becomes (cell -> `value`)
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ class Mapping:
     values: dict[str, dict[str, object]] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     constants: dict[str, object] = field(default_factory=dict)
+    melt: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | str | None) -> "Mapping":
@@ -57,12 +62,12 @@ class Mapping:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Mapping":
-        known = {"source", "fields", "formats", "values", "units", "constants"}
+        known = {"source", "fields", "formats", "values", "units", "constants", "melt"}
         unknown = set(data) - known
         if unknown:
             raise MappingError(f"unknown mapping section(s) {sorted(unknown)}; known: {sorted(known)}")
         source = data.get("source", {})
-        for section in ("fields", "formats", "units"):
+        for section in ("fields", "formats", "units", "melt"):
             for key, value in data.get(section, {}).items():
                 if not isinstance(value, str):
                     raise MappingError(f"[{section}] {key} must be a string")
@@ -74,11 +79,25 @@ class Mapping:
             values={k: {str(a): b for a, b in v.items()} for k, v in data.get("values", {}).items()},
             units=dict(data.get("units", {})),
             constants=dict(data.get("constants", {})),
+            melt=dict(data.get("melt", {})),
         )
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Reshape before mapping: `[melt]` turns listed wide columns into (metric, value) rows."""
+        if not self.melt:
+            return frame
+        missing = [c for c in self.melt if c not in frame.columns]
+        if missing:
+            raise MappingError(f"column(s) named in [melt] are not in the file: {missing}")
+        keep = [c for c in frame.columns if c not in self.melt and c not in ("metric", "value")]
+        long = frame.melt(id_vars=keep, value_vars=list(self.melt), var_name="metric", value_name="value")
+        long["metric"] = long["metric"].map(self.melt)
+        return long
 
     def apply(self, frame: pd.DataFrame, canonical: list[str]) -> pd.DataFrame:
         """Canonical columns from `frame`: mapped, kept by name, or constant; value maps applied."""
-        missing = [foreign for foreign in self.fields.values() if foreign not in frame.columns]
+        # A column written "?name" is optional: absent from a file, the field is simply empty.
+        missing = [f for f in self.fields.values() if not f.startswith("?") and f not in frame.columns]
         if missing:
             raise MappingError(f"column(s) named in [fields] are not in the file: {missing}")
         missing_units = [c for c in self.units.values() if c not in frame.columns]
@@ -87,7 +106,9 @@ class Mapping:
         out = pd.DataFrame(index=frame.index)
         for name in canonical:
             if name in self.fields:
-                out[name] = frame[self.fields[name]]
+                foreign = self.fields[name].removeprefix("?")
+                if foreign in frame.columns:
+                    out[name] = frame[foreign]
             elif name in self.constants:
                 out[name] = self.constants[name]
             elif name in frame.columns:
