@@ -132,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_p.add_argument("file", type=Path)
     ingest_p.add_argument("--mapping", type=Path, default=None, help="mapping TOML (see README)")
 
+    quarantine_p = commands.add_parser("quarantine", help="list or re-process quarantined records")
+    _common(quarantine_p, top=False)
+    quarantine_commands = quarantine_p.add_subparsers(dest="quarantine_command", required=True)
+    q_list = quarantine_commands.add_parser("list", help="quarantined records per feed and reason")
+    _common(q_list, top=False)
+    q_re = quarantine_commands.add_parser("reprocess", help="re-run a feed's quarantined records (after a fix)")
+    _common(q_re, top=False)
+    q_re.add_argument("feed", choices=["cases", "sensors", "devices", "services", "halls"])
+    q_re.add_argument("--mapping", type=Path, default=None, help="the (fixed) mapping the raw records need")
+    q_re.add_argument("--reason", default="", help="only records whose reason contains this text")
+
     consume_p = commands.add_parser("consume", help="apply feeds from Redis Streams (the store's single writer)")
     _common(consume_p, top=False)
     consume_p.add_argument("--redis-url", default=None, help="default: REDIS_URL")
@@ -224,6 +235,27 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "consume":
         return consume(settings, args)
+
+    if args.command == "quarantine":
+        from datasources import gateway
+        from datasources.citypack import load_pack
+        from datasources.ingest import reprocess_quarantine
+        from datasources.runtime import sync_pack
+        from datasources.store import Store
+        from security.scope import Scope
+
+        pack = load_pack(settings.city)
+        store = Store(settings.db_path)
+        try:
+            if args.quarantine_command == "list":
+                for row in gateway.query_rows(store, "quarantine_summary", Scope.city()):
+                    print(json.dumps(row, default=str, ensure_ascii=False))
+                return 0
+            sync_pack(store, pack)
+            print(json.dumps(reprocess_quarantine(store, pack, args.feed, args.mapping, args.reason), ensure_ascii=False))
+            return 0
+        finally:
+            store.close()
 
     if args.command == "serve":
         serve(settings, simulate=settings.simulate and not args.no_simulate)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pydeck
 from flask import Flask, Response, abort, jsonify, request
 
+from api import open311, v1
 from datasources.health import feed_health
 
 DECK_BUNDLE = Path(pydeck.__file__).parent / "nbextension" / "static" / "index.js"
@@ -25,6 +26,14 @@ def _compressed(body: bytes, content_type: str, etag: str, max_age: int) -> Resp
 
 
 def register_routes(server: Flask, runtime) -> None:
+    server.register_blueprint(v1.blueprint(runtime))  # /api/v1: push API, OpenAPI
+    server.register_blueprint(open311.blueprint(runtime))  # /open311/v2: GeoReport v2
+
+    # Unknown API paths answer JSON 404, not the console's HTML page (Dash's catch-all route).
+    @server.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    @server.route("/open311/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def unknown_api_path(rest: str):
+        return jsonify({"error": f"no such endpoint: {request.method} {request.path}"}), 404
     geometry_cache: dict[tuple[str, str], tuple[bytes, str]] = {}
     bundle: dict[str, tuple[bytes, str]] = {}
 

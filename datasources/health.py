@@ -18,6 +18,7 @@ def feed_health(store: Store, amber_s: float, red_s: float, now: dt.datetime | N
     """
     now = now or utcnow()
     rows = {row["feed"]: row for row in gateway.query_rows(store, "feed_health", Scope.city())}
+    rates = {row["feed"]: row for row in gateway.query_rows(store, "feed_rates", Scope.city(), as_of=now)}
     out = {}
     for feed in FEEDS_SHOWN:  # devices and halls are reference data, not live feeds
         row = rows.get(feed, {})
@@ -31,5 +32,7 @@ def feed_health(store: Store, amber_s: float, red_s: float, now: dt.datetime | N
             "quarantined_total": row.get("quarantined_total", 0),
             "age_s": None if age is None else round(age, 1),
             "state": state,
+            "rate_per_min": round(rates.get(feed, {}).get("rate_per_min") or 0.0, 1),
+            "quarantine_rate_1h": rates.get(feed, {}).get("quarantine_rate_1h"),
         }
     return out

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from datasources import geo
 from datasources.citypack import CityPack
@@ -132,6 +133,8 @@ def parse_times(values: pd.Series, fmt: str | None, timezone: str) -> tuple[pd.S
             except ValueError:
                 if fmt:
                     return None
+                if not any(ch.isdigit() for ch in text):
+                    return None  # "now", "today" must not become the current time
                 try:
                     stamp = pd.Timestamp(text)
                 except (ValueError, TypeError, OverflowError):
@@ -143,11 +146,49 @@ def parse_times(values: pd.Series, fmt: str | None, timezone: str) -> tuple[pd.S
             stamp = stamp.replace(tzinfo=zone)
         return stamp.astimezone(dt.UTC).replace(tzinfo=None)
 
-    uniques = values[~blank].unique()
+    fast = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+    if fmt is None and (~blank).any():
+        fast[~blank] = _parse_iso_fast(values[~blank], zone)
+    # Whatever the fast path left open (odd formats, DST gaps/overlaps, far dates) goes value by value.
+    slow = ~blank & fast.isna()
+    if not slow.any():
+        return fast, slow
+    uniques = values[slow].unique()
     lookup = {raw: one(raw) for raw in uniques}
-    parsed = values.map(lambda raw: lookup.get(raw) if raw in lookup else None)
-    parsed = pd.to_datetime(parsed, errors="coerce").astype("datetime64[us]")
-    return parsed, parsed.isna() & ~blank
+    parsed = values[slow].map(lambda raw: lookup.get(raw) if raw in lookup else None)
+    fast[slow] = pd.to_datetime(parsed, errors="coerce").astype("datetime64[us]")
+    return fast, fast.isna() & ~blank
+
+
+# An ISO time of day followed by a zone: Z or +hh[:mm]. Anything else is read as local time.
+_ZONED = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _parse_iso_fast(values: pd.Series, zone: zoneinfo.ZoneInfo) -> pd.Series:
+    """Vectorised ISO 8601 parse to naive UTC; NaT wherever it is not certain to match `one`.
+
+    Per-value parsing costs ~5 us a value (the bottleneck of streamed sensor feeds); this path
+    handles the common shapes in bulk and leaves ambiguous or nonexistent local times (DST) and
+    anything unparsed as NaT, so the caller's exact per-value path decides those.
+    """
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+    text = values.astype("string").str.strip()
+    # Arrow's RE2 is ~15x faster than pandas' per-value regex here.
+    matches = pc.match_substring_regex(pa.array(text.to_numpy(dtype=object, na_value=None), pa.string()), _ZONED)
+    zoned = pd.Series(matches.fill_null(False).to_numpy(zero_copy_only=False), index=values.index)
+    if zoned.any():
+        parsed = pd.to_datetime(text[zoned], format="ISO8601", utc=True, errors="coerce")
+        out[zoned] = parsed.dt.tz_localize(None).astype("datetime64[us]")
+    naive = ~zoned
+    if naive.any():
+        try:
+            parsed = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+        except (ValueError, TypeError):  # e.g. an offset the pattern missed: mixed zones
+            return out
+        if isinstance(parsed.dtype, np.dtype) and parsed.dtype.kind == "M":
+            local = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+            out[naive] = local.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    return out
 
 
 def _numbers(frame: pd.DataFrame, column: str, reasons: Reasons, label: str | None = None) -> pd.Series:
@@ -226,6 +267,8 @@ def normalize_cases(store: Store, pack: CityPack, mapped: pd.DataFrame, mapping:
     default_status = np.where(out.closed_at.notna(), "closed", "accepted")
     status = status.where(status.notna() | is_update, pd.Series(default_status, index=mapped.index))
     reasons.add((status == "closed") & out.closed_at.isna() & ~is_update, "status closed without closed_at")
+    # closed_at belongs to closed cases only (an Open311 updated_datetime on an open request is not a closure)
+    out.loc[status.notna() & (status != "closed"), "closed_at"] = pd.NaT
     out["status"] = status
     # category and department, checked against the pack
     categories = pack.categories.set_index("category_id")
@@ -409,7 +452,7 @@ def ingest_frame(
         raise IngestError(f"unknown feed {feed!r}; feeds are {', '.join(FEEDS)}")
     mapping = mapping or Mapping()
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    frame = frame.reset_index(drop=True)
+    frame = mapping.prepare(frame).reset_index(drop=True)
     mapped = mapping.apply(frame, CANONICAL[feed])
     normalizer, kind = NORMALIZERS[feed]
     result = normalizer(store, pack, mapped, mapping, now)
@@ -447,3 +490,24 @@ def ingest_file(store: Store, pack: CityPack, feed: str, path: Path, mapping_pat
     return {**total, "reasons": dict(reasons.most_common())}
 
 
+
+
+def reprocess_quarantine(store: Store, pack: CityPack, feed: str, mapping_path: Path | None = None,
+                         reason_like: str = "") -> dict:
+    """Re-run a feed's quarantined raw records (e.g. after a mapping or pack fix).
+
+    Records that now pass are applied and their quarantine rows marked re-processed; records that
+    fail again stay quarantined (a new reason gets a row of its own). Nothing is deleted.
+    """
+    from datasources import gateway
+    from security.scope import Scope
+
+    pending = gateway.query_rows(store, "quarantine_pending", Scope.city(), feed=feed, reason_like=reason_like)
+    if not pending:
+        return {"reprocessed": 0, "accepted": 0, "updated": 0, "quarantined": 0, "reasons": {}}
+    frame = pd.DataFrame.from_records([json.loads(row["raw"]) for row in pending])
+    report = ingest_frame(store, pack, feed, frame, Mapping.load(mapping_path), origin="reprocess")
+    still = {(i, reason) for i, reason in report.errors}
+    fixed = [row["quarantine_id"] for i, row in enumerate(pending) if (i, row["reason"]) not in still]
+    store.mark_reprocessed(fixed)
+    return {"reprocessed": len(fixed), **summary_line(report.result, report.reasons)}

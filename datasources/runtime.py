@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from datasources.bus import make_bus
 from datasources.citypack import CityPack, load_pack
 from datasources.ingest import ingest_frame
 from datasources.simulator import Simulator, run_forever
@@ -27,6 +28,7 @@ class Runtime:
     pack: CityPack
     store: Store
     simulator: Simulator | None = None
+    bus: object | None = None  # datasources.bus.FeedBus: publish feeds here; the writer thread applies them
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -91,6 +93,12 @@ def open_runtime(settings: Settings, *, simulate: bool | None = None, start_thre
     runtime = Runtime(settings, pack, store)
     if settings.redis_url:
         store.on_commit(_redis_publisher(settings.redis_url))
+    # Feeds arrive on the bus (Redis Streams with REDIS_URL, else in-process); this process is the writer.
+    runtime.bus = make_bus(settings)
+    if start_threads:
+        thread = threading.Thread(target=runtime.bus.consume, args=(store, pack, runtime.stop), name="feed-bus", daemon=True)
+        thread.start()
+        runtime.threads.append(thread)
     simulate = settings.simulate if simulate is None else simulate
     if simulate:
         simulator = Simulator(store, pack)

@@ -106,7 +106,7 @@ class Simulator:
         while slot < pd.Timestamp(end):
             lo, hi = max(pd.Timestamp(start), slot), min(pd.Timestamp(end), slot + pd.Timedelta(hours=1))
             local = slot + offset
-            rate = CASES_PER_DAY / 24 * HOURLY_SHAPE[local.hour] * WEEKDAY_SHAPE[local.dayofweek] / HOURLY_SHAPE.mean()
+            rate = CASES_PER_DAY / 24 * HOURLY_SHAPE[local.hour] * WEEKDAY_SHAPE[local.day_of_week] / HOURLY_SHAPE.mean()
             span_s = (hi - lo).total_seconds()
             n = self.rng.poisson(rate * span_s / 3600)
             times.extend(lo + pd.to_timedelta(np.round(np.sort(self.rng.random(n)) * span_s * 1e6), unit="us"))

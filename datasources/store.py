@@ -178,6 +178,17 @@ class Store:
             finally:
                 cur.close()
 
+    def execute_write(self, sql: str, params: dict | list | None = None) -> list[tuple]:
+        """Run one write statement on a non-feed table (e.g. api_tokens) under the writer lock.
+
+        For administrative tables only: feed records go through `apply`. One transaction; the
+        data version is not bumped (the console's data did not change). Returns the statement's
+        rows (e.g. of a `returning` clause).
+        """
+        with self._transaction() as cur:
+            cur.execute(sql, params or [])
+            return cur.fetchall()
+
     def apply(
         self,
         feed: str,
@@ -330,6 +341,14 @@ class Store:
             "select distinct on (feed, raw_hash, reason) * from _q"
         )
         cur.unregister("_q")
+
+    def mark_reprocessed(self, quarantine_ids: list[int]) -> None:
+        """Flag quarantine rows whose records were applied after a fix (rows are never deleted)."""
+        if not quarantine_ids:
+            return
+        with self._transaction() as cur:
+            cur.execute("update quarantine set reprocessed = true where list_contains($ids, quarantine_id)",
+                        {"ids": list(quarantine_ids)})
 
     def replace_reference(self, tables: dict[str, pa.Table]) -> int:
         """Replace reference tables (units, departments, categories) from the city pack in one commit."""

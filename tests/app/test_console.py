@@ -84,3 +84,10 @@ def test_map_callback_sends_values_not_geometry(console_client, console_runtime)
     assert {u: v["value"] for u, v in spec["values"].items()} == {r["unit_id"]: r["open_cases"] for r in rows}
     ranking = json.dumps(body["ranking"]["children"], ensure_ascii=False)
     assert "朝阳区" in ranking and "/unit/district/110105?lang=zh" in ranking
+
+
+def test_unknown_api_paths_answer_json_404_not_the_console(console_client):
+    for method, path in (("get", "/api/v1/nothing"), ("post", "/api/v2/cases"), ("get", "/open311/v2/requests.xml")):
+        response = getattr(console_client, method)(path)
+        assert response.status_code == 404 and response.is_json and "no such endpoint" in response.get_json()["error"]
+    assert console_client.get("/api/v1/openapi.json").status_code == 200  # known routes still win

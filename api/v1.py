@@ -1,0 +1,301 @@
+"""The HTTP push API under /api/v1: feed producers post canonical records (CONTRACT §4, §5).
+
+    POST /api/v1/cases                 JSON array of case records
+    POST /api/v1/sensor-readings       JSON array of sensor readings
+    POST /api/v1/service-transactions  JSON array of service transactions
+    GET  /api/v1/openapi.json          OpenAPI 3.1 description of everything under /api/v1
+
+Pushes need `Authorization: Bearer TOKEN` (security/tokens.py) of a role that may push. Records
+go through the same validation as file imports (datasources.ingest.ingest_frame): each one is
+applied or quarantined with a reason, reported back by its position in the array. A malformed
+body is a 4xx with `{"error": reason}`, never a 5xx.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+import pandas as pd
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from datasources.ingest import CANONICAL, ingest_frame
+from security.tokens import PUSH_ROLES, TokenInfo, verify_token
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/api/v1"
+MAX_BYTES = 10 * 1024 * 1024
+MAX_RECORDS = 50_000
+# URL path -> ingest feed
+PUSH_FEEDS = {"cases": "cases", "sensor-readings": "sensors", "service-transactions": "services"}
+
+
+class BadBody(Exception):
+    """The request body as a whole cannot be used (not a per-record problem)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------- domain helpers
+
+
+def _clean_text(text: str) -> str:
+    # Lone surrogates (legal in JSON escapes, not in UTF-8) and NULs cannot be stored: replace them.
+    if text.isascii():
+        return text.replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def _clean_value(value):
+    """Scalars as they are; nested objects, arrays and booleans as their JSON text (then validated as text)."""
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, (dict, list, bool)):
+        return _clean_text(json.dumps(value, ensure_ascii=False))
+    return value
+
+
+def parse_records(raw: bytes) -> list[dict]:
+    """A JSON array of objects from a request body, or BadBody."""
+    if len(raw) > MAX_BYTES:
+        raise BadBody(413, f"body larger than {MAX_BYTES} bytes")
+    if not raw.strip():
+        raise BadBody(400, "empty body: expected a JSON array of records")
+
+    def no_constants(name):
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        data = json.loads(raw, parse_constant=no_constants)
+    except RecursionError:
+        raise BadBody(400, "JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadBody(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise BadBody(400, f"expected a JSON array of records, got a JSON {type(data).__name__}")
+    if len(data) > MAX_RECORDS:
+        raise BadBody(413, f"more than {MAX_RECORDS} records in one request")
+    not_objects = [i for i, item in enumerate(data) if not isinstance(item, dict)]
+    if not_objects:
+        raise BadBody(400, f"every array element must be a JSON object (record); element {not_objects[0]} is not")
+    return data
+
+
+def records_frame(records: list[dict], feed: str) -> pd.DataFrame:
+    """One row per record, keys as columns; values cleaned so validation sees plain scalars."""
+    rows = [{_clean_text(str(k)): _clean_value(v) for k, v in record.items()} for record in records]
+    frame = pd.DataFrame.from_records(rows, index=pd.RangeIndex(len(rows)))
+    frame = frame.astype(object).where(frame.notna(), None) if len(frame.columns) else frame
+    if feed == "services" and "ticket_at" not in frame.columns:
+        # This endpoint takes transactions only: without ticket_at the ingest would read hall snapshots.
+        frame["ticket_at"] = None
+    return frame
+
+
+def push_records(runtime, feed: str, records: list[dict], origin: str) -> dict:
+    """Validate and apply pushed records; counts plus one error (index, reason) per quarantined record."""
+    summary = {"received": len(records), "accepted": 0, "updated": 0, "quarantined": 0, "errors": []}
+    if not records:
+        return summary
+    report = ingest_frame(runtime.store, runtime.pack, feed, records_frame(records, feed), origin=origin)
+    summary.update(report.result.as_dict())
+    summary["errors"] = [{"index": index, "reason": reason} for index, reason in sorted(report.errors)]
+    return summary
+
+
+# ---------------------------------------------------------------------------- OpenAPI
+
+_TYPES = {
+    "reported_at": "date-time", "due_at": "date-time", "closed_at": "date-time", "observed_at": "date-time",
+    "ticket_at": "date-time", "called_at": "date-time", "done_at": "date-time",
+}
+_NUMBERS = {"lat", "lon", "value"}
+_INTEGERS = {"priority": (1, 4), "satisfaction": (1, 5)}
+
+
+def _record_schema(fields: list[str], required: list[str], description: str) -> dict:
+    properties = {}
+    for name in fields:
+        if name in _TYPES:
+            prop = {"type": ["string", "null"], "format": _TYPES[name],
+                    "description": "ISO 8601; without an offset the city's time zone"}
+        elif name in _NUMBERS:
+            prop = {"type": ["number", "null"]}
+        elif name in _INTEGERS:
+            low, high = _INTEGERS[name]
+            prop = {"type": ["integer", "null"], "minimum": low, "maximum": high}
+        else:
+            prop = {"type": ["string", "null"]}
+        properties[name] = prop
+    return {"type": "object", "description": description, "properties": properties, "required": required,
+            "additionalProperties": True}
+
+
+def openapi_document(pack) -> dict:
+    services = [f for f in CANONICAL["services"] if f not in ("observed_at", "waiting", "wait_minutes")]
+    schemas = {
+        "Case": _record_schema(
+            CANONICAL["cases"], ["case_id"],
+            "A case (CONTRACT §4). New cases need reported_at and category (an id or name of the city pack); "
+            "status is a workflow status (accepted, registered, dispatched, handled, verified, closed, returned, "
+            "extended, reworked) or 'open'; missing due_at = reported_at + the category's time limit. Extra "
+            "'unit.<level>' properties give unit ids instead of coordinates. A known case_id updates the case; "
+            "null values never erase stored ones.",
+        ),
+        "SensorReading": _record_schema(CANONICAL["sensors"], ["device_id", "observed_at", "metric", "value"],
+                                        "One sensor reading (FIWARE-style metric names, e.g. pm25, noise)."),
+        "ServiceTransaction": _record_schema(
+            services, ["hall_id", "ticket_at"],
+            "One service-hall transaction; transaction_id is derived from hall, service, ticket time and channel "
+            "when missing.",
+        ),
+        "PushResult": {
+            "type": "object",
+            "required": ["accepted", "updated", "quarantined", "errors"],
+            "properties": {
+                "received": {"type": "integer", "description": "records in the request"},
+                "accepted": {"type": "integer", "description": "new records stored"},
+                "updated": {"type": "integer", "description": "stored records changed"},
+                "quarantined": {"type": "integer", "description": "records rejected (kept in quarantine)"},
+                "errors": {
+                    "type": "array",
+                    "items": {"type": "object", "required": ["index", "reason"],
+                              "properties": {"index": {"type": "integer", "description": "position in the array"},
+                                             "reason": {"type": "string"}}},
+                },
+            },
+            "description": "Records neither counted nor in errors were identical to what is stored (or "
+                           "superseded by a later record with the same key in the same request).",
+        },
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+    }
+
+    def error(description):
+        return {"description": description,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    def push(path: str, schema: str, summary: str) -> dict:
+        result = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/PushResult"}}}}
+        return {
+            "post": {
+                "operationId": "push_" + path.replace("-", "_"),
+                "summary": summary,
+                "tags": ["push"],
+                "security": [{"bearerAuth": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {
+                        "type": "array", "maxItems": MAX_RECORDS, "items": {"$ref": f"#/components/schemas/{schema}"},
+                    }}},
+                },
+                "responses": {
+                    "200": {"description": "Applied; per-record errors for quarantined records", **result},
+                    "422": {"description": "Every record was rejected", **result},
+                    "400": error("Malformed body (not JSON, not an array of objects)"),
+                    "401": error("Missing, unknown or revoked bearer token"),
+                    "403": error(f"The token's role may not push (allowed: {', '.join(sorted(PUSH_ROLES))})"),
+                    "413": error(f"Body larger than {MAX_BYTES} bytes or more than {MAX_RECORDS} records"),
+                },
+            }
+        }
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "CityBrain API",
+            "version": "1",
+            "description": f"City command center API ({pack.name_en}). Times are ISO 8601; values without an "
+                           f"offset are read in the city's time zone ({pack.timezone}).",
+        },
+        "servers": [{"url": "/"}],
+        "paths": {
+            f"{PREFIX}/cases": push("cases", "Case", "Push case records"),
+            f"{PREFIX}/sensor-readings": push("sensor-readings", "SensorReading", "Push sensor readings"),
+            f"{PREFIX}/service-transactions": push("service-transactions", "ServiceTransaction",
+                                                   "Push service-hall transactions"),
+            f"{PREFIX}/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "tags": ["meta"],
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                          "content": {"application/json": {"schema": {"type": "object"}}}}},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "`python app.py users token NAME`"}},
+            "schemas": schemas,
+        },
+    }
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+def _error(status: int, reason: str, headers: dict | None = None) -> Response:
+    response = jsonify({"error": reason})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _bearer(runtime) -> tuple[TokenInfo | None, Response | None]:
+    """The caller's token, or the 401/403 answer."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    info = verify_token(runtime.store, token.strip()) if scheme.lower() == "bearer" else None
+    if info is None:
+        return None, _error(401, "a valid bearer token is required (Authorization: Bearer TOKEN)",
+                            {"WWW-Authenticate": 'Bearer realm="citybrain"'})
+    if not info.may_push:
+        return None, _error(403, f"role {info.role!r} may not push records")
+    return info, None
+
+
+def _read_body() -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BYTES:
+        raise BadBody(413, f"body larger than {MAX_BYTES} bytes")
+    return request.stream.read(MAX_BYTES + 1)
+
+
+def blueprint(runtime) -> Blueprint:
+    bp = Blueprint("api_v1", __name__, url_prefix=PREFIX)
+
+    @bp.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return _error(exc.code or 400, exc.description or exc.name)
+
+    def make_push(path: str, feed: str):
+        def handler():
+            token, denied = _bearer(runtime)
+            if denied is not None:
+                return denied
+            try:
+                records = parse_records(_read_body())
+                summary = push_records(runtime, feed, records, origin=f"api:{token.name}")
+            except BadBody as exc:
+                return _error(exc.status, exc.reason)
+            except Exception as exc:  # never a 5xx for what a client sent: report and log
+                log.exception("push to %s by %s failed", path, token.name)
+                return _error(400, f"cannot process the records: {type(exc).__name__}: {exc}")
+            rejected_all = summary["received"] > 0 and summary["quarantined"] == summary["received"]
+            return jsonify(summary), 422 if rejected_all else 200
+
+        handler.__name__ = "push_" + path.replace("-", "_")
+        bp.add_url_rule(f"/{path}", view_func=handler, methods=["POST"])
+
+    for path, feed in PUSH_FEEDS.items():
+        make_push(path, feed)
+
+    @bp.get("/openapi.json")
+    def openapi():
+        return jsonify(openapi_document(runtime.pack))
+
+    return bp

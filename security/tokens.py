@@ -1,0 +1,87 @@
+"""Bearer tokens for the HTTP API: one holder (a feed source or a user) per name.
+
+    token = issue_token(store, "sensor-gateway", "source")   # the clear token, shown once
+    info = verify_token(store, token)                          # TokenInfo or None
+    revoke_token(store, "sensor-gateway")                      # every live token of the holder
+
+Only the SHA-256 of a token is stored (table api_tokens, migration 003); a token is
+`secrets.token_urlsafe(32)` (256 random bits), so a plain hash is enough (no salt or KDF needed).
+Writes go through the store's writer lock (`Store.execute_write`), reads through the gateway.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from datasources import gateway
+from datasources.store import Store, utcnow
+from security.scope import Scope
+
+ROLES = ("commander", "district_leader", "department", "briefing", "wall", "admin", "source")
+PUSH_ROLES = frozenset({"source", "admin", "commander"})  # may push feed records over the API
+_SCOPE = re.compile(r"[A-Za-z0-9_\-]+:[^\s:][^\s]*")
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token_id: str
+    name: str
+    role: str
+    scopes: tuple[str, ...]
+
+    @property
+    def may_push(self) -> bool:
+        return self.role in PUSH_ROLES
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(store: Store, name: str, role: str, scopes=()) -> str:
+    """A new token for holder `name`; returns the clear token (only its hash is kept)."""
+    name = (name or "").strip()
+    if not name:
+        raise ValueError("a token holder needs a name")
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    scopes = [str(s).strip() for s in scopes]
+    bad = [s for s in scopes if not _SCOPE.fullmatch(s)]
+    if bad:
+        raise ValueError(f"bad scope(s) {bad}: use LEVEL:ID or department:ID")
+    token = secrets.token_urlsafe(32)
+    store.execute_write(
+        "insert into api_tokens values ($id, $name, $role, $scopes, $hash, $now, null)",
+        {"id": uuid.uuid4().hex, "name": name, "role": role, "scopes": scopes, "hash": hash_token(token),
+         "now": utcnow()},
+    )
+    return token
+
+
+def verify_token(store: Store, token: str | None) -> TokenInfo | None:
+    """The holder of a live token, or None for a missing, unknown or revoked one."""
+    if not token or len(token) > 512:
+        return None
+    rows = gateway.query_rows(store, "api_token_by_hash", Scope.city(), token_hash=hash_token(token))
+    if not rows:
+        return None
+    row = rows[0]
+    return TokenInfo(row["token_id"], row["name"], row["role"], tuple(row["scopes"] or ()))
+
+
+def revoke_token(store: Store, name: str) -> int:
+    """Revoke every live token of holder `name`; returns how many were revoked."""
+    rows = store.execute_write(
+        "update api_tokens set revoked_at = $now where name = $name and revoked_at is null returning token_id",
+        {"now": utcnow(), "name": name},
+    )
+    return len(rows)
+
+
+def holder(store: Store, name: str) -> dict | None:
+    """The holder's newest token row (role, scopes, created_at, revoked_at), or None if unknown."""
+    rows = gateway.query_rows(store, "api_token_holder", Scope.city(), holder=name)
+    return rows[0] if rows else None
