@@ -132,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_p.add_argument("file", type=Path)
     ingest_p.add_argument("--mapping", type=Path, default=None, help="mapping TOML (see README)")
 
+    simulate_p = commands.add_parser("simulate", help="replay a real file through the live feed path")
+    _common(simulate_p, top=False)
+    simulate_p.add_argument("--replay", type=Path, required=True, help="CSV, Parquet, JSON or JSON Lines file")
+    simulate_p.add_argument("--mapping", type=Path, default=None)
+    simulate_p.add_argument("--feed", choices=["cases", "sensors", "services"], default="sensors")
+    simulate_p.add_argument("--speed", type=float, default=60.0, help="N x real time (default 60)")
+    simulate_p.add_argument("--keep-times", action="store_true", help="publish original times instead of re-timing to now")
+    simulate_p.add_argument("--redis-url", default=None, help="publish to Redis Streams (default: REDIS_URL)")
+    simulate_p.add_argument("--push-url", default=None, help="without Redis: a running console, e.g. http://127.0.0.1:8050")
+    simulate_p.add_argument("--token", default=None, help="bearer token for --push-url (python app.py users token NAME)")
+
     quarantine_p = commands.add_parser("quarantine", help="list or re-process quarantined records")
     _common(quarantine_p, top=False)
     quarantine_commands = quarantine_p.add_subparsers(dest="quarantine_command", required=True)
@@ -235,6 +246,35 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "consume":
         return consume(settings, args)
+
+    if args.command == "simulate":
+        from datasources.citypack import load_pack
+        from datasources.mapping import Mapping
+        from datasources.replay import http_publisher, load_replay, replay
+
+        redis_url = args.redis_url or settings.redis_url
+        if args.push_url:
+            if not args.token:
+                print("error: --push-url needs --token", file=sys.stderr)
+                return 2
+            publish = http_publisher(args.push_url, args.token)
+        elif redis_url:
+            from datasources.bus import RedisStreamBus
+
+            publish = RedisStreamBus(redis_url).publish
+        else:
+            print("error: a replay goes to Redis (--redis-url or REDIS_URL) or to a running console "
+                  "(--push-url URL --token T)", file=sys.stderr)
+            return 2
+        pack = load_pack(settings.city)
+        frame = load_replay(args.replay, args.feed, Mapping.load(args.mapping), pack)
+        print(f"replaying {len(frame)} {args.feed} records at {args.speed:g}x", flush=True)
+        try:
+            count = replay(frame, args.feed, publish, speed=args.speed, retime=not args.keep_times)
+        except KeyboardInterrupt:
+            return 130
+        print(json.dumps({"published": count}))
+        return 0
 
     if args.command == "quarantine":
         from datasources import gateway

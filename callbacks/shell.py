@@ -20,6 +20,7 @@ def poll_version(_tick, known):
     Output(ShellIds.TITLE, "children"),
     Output(ShellIds.LANG_LINK, "children"),
     Output(ShellIds.LANG_LINK, "href"),
+    Output(ShellIds.FEEDS, "href"),
     Input(ShellIds.URL, "pathname"),
     Input(ShellIds.URL, "search"),
 )
@@ -27,7 +28,8 @@ def render_header(pathname, search):
     lang = lang_from(search)
     pack = runtime().pack
     other = "en" if lang == "zh" else "zh"
-    return f"{pack.name(lang)} · {i18n.t('app.title', lang)}", i18n.t("nav.switch_lang", lang), f"{pathname or '/'}?lang={other}"
+    return (f"{pack.name(lang)} · {i18n.t('app.title', lang)}", i18n.t("nav.switch_lang", lang),
+            f"{pathname or '/'}?lang={other}", f"/feeds?lang={lang}")
 
 
 @callback(

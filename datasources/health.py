@@ -36,3 +36,8 @@ def feed_health(store: Store, amber_s: float, red_s: float, now: dt.datetime | N
             "quarantine_rate_1h": rates.get(feed, {}).get("quarantine_rate_1h"),
         }
     return out
+
+
+def quarantine_summary(store: Store, scope: Scope) -> list[dict]:
+    """Quarantined records waiting for a fix, per feed and reason (city-wide scopes only)."""
+    return gateway.query_rows(store, "quarantine_summary", scope)

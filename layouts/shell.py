@@ -29,7 +29,7 @@ def layout(poll_ms: int, page_container) -> html.Div:
                 className="header",
                 children=[
                     html.A(id=ShellIds.TITLE, className="brand", href="/"),
-                    html.Div(id=ShellIds.FEEDS, className="feeds"),
+                    html.A(id=ShellIds.FEEDS, className="feeds", href="/feeds"),
                     html.Span(id=ShellIds.AS_OF, className="as-of"),
                     html.A(id=ShellIds.LANG_LINK, className="lang-link", href="?lang=en"),
                 ],

@@ -11,6 +11,10 @@ class PageIds(StrEnum):
     BREADCRUMBS = "breadcrumbs"
     UNIT_TITLE = "unit-title"
     SCORECARD = "scorecard"
+    FEEDS_TITLE = "feeds-title"
+    FEEDS_TABLE = "feeds-table"
+    QUARANTINE_TITLE = "quarantine-title"
+    QUARANTINE_TABLE = "quarantine-table"
 
 
 def page_context(level_index: int, parent: str | None, unit: list | None, lang: str | None) -> dict:

@@ -91,3 +91,26 @@ def test_unknown_api_paths_answer_json_404_not_the_console(console_client):
         response = getattr(console_client, method)(path)
         assert response.status_code == 404 and response.is_json and "no such endpoint" in response.get_json()["error"]
     assert console_client.get("/api/v1/openapi.json").status_code == 200  # known routes still win
+
+
+def test_feed_health_page_shows_the_quarantine(console_client, console_runtime):
+    import pandas as pd
+
+    from datasources.ingest import ingest_frame
+
+    bad = pd.DataFrame({"case_id": ["q-1"], "reported_at": ["2026-01-01T08:00"], "category": ["no_such_category"]})
+    ingest_frame(console_runtime.store, console_runtime.pack, "cases", bad, origin="test")
+    payload = {
+        "output": "..feeds-title.children...feeds-table.children...quarantine-title.children...quarantine-table.children..",
+        "outputs": [{"id": i, "property": "children"} for i in ("feeds-title", "feeds-table", "quarantine-title", "quarantine-table")],
+        "inputs": [{"id": "tick", "property": "n_intervals", "value": 1}, {"id": "url", "property": "search", "value": "?lang=en"}],
+        "changedPropIds": ["tick.n_intervals"], "state": [],
+    }
+    body = console_client.post("/_dash-update-component", json=payload).get_json()["response"]
+    assert body["feeds-title"]["children"] == "Feed health"
+    table = json.dumps(body["feeds-table"]["children"])
+    for feed in ("Cases", "Sensors", "Services"):
+        assert feed in table
+    quarantine = json.dumps(body["quarantine-table"]["children"])
+    assert "unknown category no_such_category" in quarantine
+    assert console_client.get("/feeds").status_code == 200
