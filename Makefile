@@ -19,7 +19,7 @@ deps: $(VENV)/.installed
 
 run: deps
 	@scripts/ensure-debs.sh $(RUN_DEBS)
-	PORT=$(PORT) $(PY) app.py serve
+	PORT=$(PORT) CITYBRAIN_DEMO=$${CITYBRAIN_DEMO:-1} $(PY) app.py serve
 
 test-deps: deps
 	@scripts/ensure-debs.sh $(TEST_DEBS)

@@ -29,7 +29,7 @@ def create_app(runtime):
     import dash
 
     import callbacks
-    from api import register_routes
+    from api import auth, register_routes
     from layouts import shell
 
     callbacks.ensure_registered()
@@ -45,6 +45,7 @@ def create_app(runtime):
         suppress_callback_exceptions=True,
     )
     app.server.extensions["citybrain"] = runtime
+    auth.install(app.server, runtime)
     register_routes(app.server, runtime)
     app.layout = shell.layout(runtime.settings.poll_ms, dash.page_container)
     return app
@@ -55,6 +56,12 @@ def serve(settings: Settings, simulate: bool) -> None:
 
     runtime = open_runtime(settings, simulate=simulate)
     app = create_app(runtime)
+    if settings.demo:
+        from security.users import demo_users
+
+        print("Demo users (new passwords at every start; not created outside demo mode):", flush=True)
+        for name, role, password in demo_users(runtime.store, runtime.pack):
+            print(f"  {name:10} {role:16} {password}", flush=True)
     print(f"CityBrain console on http://{settings.host}:{settings.port}  (city: {runtime.pack.name_en}, "
           f"data: {settings.db_path})", flush=True)
     try:
@@ -96,6 +103,98 @@ def consume(settings: Settings, args) -> int:
         store.close()
     print(json.dumps(dict(bus.stats)), flush=True)
     return 0
+
+
+def indicators_command(settings: Settings, args) -> int:
+    """`indicators list | compute | explain` (CONTRACT §2), city-wide, read-only."""
+    from datasources.citypack import PackError, load_pack
+    from indicators.catalog import catalog
+
+    if args.indicators_command == "list":
+        for ind in catalog():
+            print(json.dumps({"id": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en, "unit": ind.unit,
+                              "definition": ind.definition}, ensure_ascii=False))
+        return 0
+
+    import duckdb
+
+    from datasources.store import Store
+    from indicators.compute import IndicatorError, compute, explain, parse_time, to_csv
+    from security.scope import Scope
+
+    try:
+        pack = load_pack(settings.city)
+    except PackError as exc:
+        print(f"city pack {settings.city} is invalid:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        store = Store(settings.db_path)
+    except duckdb.IOException as exc:
+        print(f"error: cannot open {settings.db_path} (is `serve` running on it?): {exc}", file=sys.stderr)
+        return 2
+    try:
+        start, end = parse_time(args.start, pack.timezone), parse_time(args.end, pack.timezone)
+        if args.indicators_command == "explain":
+            lineage = explain(store, pack, Scope.city(), args.indicator, args.level, args.unit, start, end)
+            print(json.dumps(lineage, ensure_ascii=False))
+            return 0
+        rows = compute(store, pack, Scope.city(), args.level, start, end, args.indicators)
+    except IndicatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        sys.stdout.write(to_csv(rows))
+    return 0
+
+
+def users_command(settings: Settings, args) -> int:
+    """users add | list | token: console users (argon2 passwords) and API bearer tokens."""
+    import duckdb
+
+    from datasources.citypack import load_pack
+    from datasources.store import Store
+    from security.tokens import holder, issue_token
+    from security.users import add_user, get_user, list_users
+
+    try:
+        store = Store(settings.db_path)
+    except duckdb.IOException as exc:
+        print(f"error: cannot open {settings.db_path} (is `serve` running on it?): {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.users_command == "list":
+            for row in list_users(store):
+                print(json.dumps(row, default=str, ensure_ascii=False))
+            return 0
+        if args.users_command == "add":
+            if not args.password_stdin:
+                print("error: give the password on standard input with --password-stdin", file=sys.stderr)
+                return 2
+            password = sys.stdin.readline().rstrip("\n")
+            user = add_user(store, load_pack(settings.city), args.name, args.role, args.scope, password)
+            print(f"user {user.name} ({user.role}{', ' + ', '.join(user.scopes) if user.scopes else ''}) saved")
+            return 0
+        # token: a user's token carries the user's role and scopes; other holders are feed sources
+        user = get_user(store, args.name)
+        known = holder(store, args.name)
+        if user is not None:
+            role, scopes = user["role"], list(user["scopes"] or ())
+        else:
+            role = args.role or (known["role"] if known else "source")
+            scopes = args.scope or (list(known["scopes"]) if known and not args.role else [])
+        token = issue_token(store, args.name, role, scopes)
+        print(f"token for {args.name} (role {role}); shown once, keep it secret:", file=sys.stderr)
+        print(token)
+        return 0
+    except (ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------------------- the CLI
@@ -162,9 +261,36 @@ def build_parser() -> argparse.ArgumentParser:
     consume_p.add_argument("--claim-idle-ms", type=int, default=10_000,
                            help="reclaim entries a crashed consumer left pending this long")
 
+    indicators_p = commands.add_parser("indicators", help="the indicator catalog and indicator values")
+    _common(indicators_p, top=False)
+    ind_commands = indicators_p.add_subparsers(dest="indicators_command", required=True)
+    ind_list = ind_commands.add_parser("list", help="every indicator: id, names, unit, definition")
+    _common(ind_list, top=False)
+    ind_compute = ind_commands.add_parser("compute", help="values per unit of a level for a window [start, end)")
+    _common(ind_compute, top=False)
+    ind_explain = ind_commands.add_parser("explain", help="case ids in a case indicator's numerator and denominator")
+    _common(ind_explain, top=False)
+    for sub in (ind_compute, ind_explain):
+        sub.add_argument("--level", required=True, help="city, department or a level of the city pack")
+        sub.add_argument("--start", required=True, help="ISO date/datetime; without an offset in the city's zone")
+        sub.add_argument("--end", required=True, help="ISO date/datetime (exclusive; the as-of time)")
+    ind_compute.add_argument("--indicators", default=None, help="comma-separated ids (default: all)")
+    ind_compute.add_argument("--format", choices=["csv", "json"], default="csv")
+    ind_explain.add_argument("--indicator", required=True)
+    ind_explain.add_argument("--unit", required=True, help="unit id at --level")
+
     users_p = commands.add_parser("users", help="users and API tokens")
     _common(users_p, top=False)
     users_commands = users_p.add_subparsers(dest="users_command", required=True)
+    add_p = users_commands.add_parser("add", help="add or replace a console user")
+    _common(add_p, top=False)
+    add_p.add_argument("name")
+    add_p.add_argument("--role", required=True, choices=["commander", "district_leader", "department", "briefing", "wall", "admin"])
+    add_p.add_argument("--scope", action="append", default=[], metavar="LEVEL:ID",
+                       help="district_leader: LEVEL:ID (repeatable, one level); department: department:ID")
+    add_p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    list_p = users_commands.add_parser("list", help="users, roles and scopes (no password hashes)")
+    _common(list_p, top=False)
     token_p = users_commands.add_parser("token", help="issue a bearer token for the HTTP API (printed as the last line)")
     _common(token_p, top=False)
     token_p.add_argument("name", help="token holder: a user or a feed source")
@@ -218,31 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, ensure_ascii=False))
         return 0
 
-    if args.command == "users" and args.users_command == "token":
-        import duckdb
+    if args.command == "users":
+        return users_command(settings, args)
 
-        from datasources.store import Store
-        from security.tokens import holder, issue_token
-
-        try:
-            store = Store(settings.db_path)
-        except duckdb.IOException as exc:
-            print(f"error: cannot open {settings.db_path} (is `serve` running on it?): {exc}", file=sys.stderr)
-            return 2
-        try:
-            # Until users are managed fully, a token holder is created with its first token.
-            known = holder(store, args.name)
-            role = args.role or (known["role"] if known else "source")
-            scopes = args.scope or (list(known["scopes"]) if known and not args.role else [])
-            token = issue_token(store, args.name, role, scopes)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        finally:
-            store.close()
-        print(f"token for {args.name} (role {role}); shown once, keep it secret:", file=sys.stderr)
-        print(token)
-        return 0
+    if args.command == "indicators":
+        return indicators_command(settings, args)
 
     if args.command == "consume":
         return consume(settings, args)

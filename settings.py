@@ -33,6 +33,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("feed_amber_s", "CITYBRAIN_FEED_AMBER_S", 120, "A feed with no new record for this many seconds shows amber."),
     Setting("feed_red_s", "CITYBRAIN_FEED_RED_S", 600, "A feed with no new record for this many seconds shows red."),
     Setting("poll_ms", "CITYBRAIN_POLL_MS", 2000, "How often an open console checks the data version (one light request)."),
+    Setting("demo", "CITYBRAIN_DEMO", False, "Demo mode (`make run`): demo users per role printed at start; visitors not signed in see the read-only wall view."),
+    Setting("session_hours", "CITYBRAIN_SESSION_HOURS", 12, "A console session expires this many hours after login."),
+    Setting("login_attempts_per_min", "CITYBRAIN_LOGIN_ATTEMPTS_PER_MIN", 10, "Login attempts allowed per minute from one address (then 429)."),
+    Setting("cookie_secure", "CITYBRAIN_COOKIE_SECURE", False, "Send session cookies over HTTPS only (set behind a TLS proxy)."),
     Setting("log_level", "CITYBRAIN_LOG_LEVEL", "INFO", "Python logging level."),
 )
 
@@ -60,6 +64,10 @@ class Settings:
     feed_amber_s: int
     feed_red_s: int
     poll_ms: int
+    demo: bool
+    session_hours: int
+    login_attempts_per_min: int
+    cookie_secure: bool
     log_level: str
     extra: dict = field(default_factory=dict)
 

@@ -3,6 +3,7 @@
     POST /api/v1/cases                 JSON array of case records
     POST /api/v1/sensor-readings       JSON array of sensor readings
     POST /api/v1/service-transactions  JSON array of service transactions
+    GET  /api/v1/indicators            indicator values per unit (any valid token; its scope applies)
     GET  /api/v1/openapi.json          OpenAPI 3.1 description of everything under /api/v1
 
 Pushes need `Authorization: Bearer TOKEN` (security/tokens.py) of a role that may push. Records
@@ -20,6 +21,7 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from datasources.ingest import CANONICAL, ingest_frame
+from security.scope import Scope
 from security.tokens import PUSH_ROLES, TokenInfo, verify_token
 
 log = logging.getLogger(__name__)
@@ -171,6 +173,22 @@ def openapi_document(pack) -> dict:
             "description": "Records neither counted nor in errors were identical to what is stored (or "
                            "superseded by a later record with the same key in the same request).",
         },
+        "IndicatorRows": {
+            "type": "object",
+            "required": ["rows", "next"],
+            "properties": {
+                "rows": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["indicator", "level", "unit_id", "value", "numerator", "denominator"],
+                    "properties": {
+                        "indicator": {"type": "string"}, "level": {"type": "string"}, "unit_id": {"type": "string"},
+                        "value": {"type": ["number", "null"], "description": "null: a ratio with a zero denominator or no data"},
+                        "numerator": {"type": ["number", "null"], "description": "null where not a ratio"},
+                        "denominator": {"type": ["number", "null"], "description": "null where not a ratio"},
+                    }}},
+                "next": {"type": ["string", "null"]},
+            },
+        },
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
     }
 
@@ -217,6 +235,31 @@ def openapi_document(pack) -> dict:
             f"{PREFIX}/sensor-readings": push("sensor-readings", "SensorReading", "Push sensor readings"),
             f"{PREFIX}/service-transactions": push("service-transactions", "ServiceTransaction",
                                                    "Push service-hall transactions"),
+            f"{PREFIX}/indicators": {
+                "get": {
+                    "operationId": "indicators",
+                    "summary": "Indicator values per unit of a level for a window [start, end) (as-of = end)",
+                    "tags": ["indicators"],
+                    "security": [{"bearerAuth": []}],
+                    "parameters": [
+                        {"name": "level", "in": "query", "required": True, "schema": {"type": "string"},
+                         "description": "city, department or a level of the city pack"},
+                        {"name": "start", "in": "query", "required": True, "schema": {"type": "string"},
+                         "description": "ISO date/datetime; without an offset in the city's time zone"},
+                        {"name": "end", "in": "query", "required": True, "schema": {"type": "string"},
+                         "description": "ISO date/datetime, exclusive; the as-of time"},
+                        {"name": "indicators", "in": "query", "required": False, "schema": {"type": "string"},
+                         "description": "comma-separated indicator ids (default: all)"},
+                    ],
+                    "responses": {
+                        "200": {"description": "One row per (indicator, unit) in the caller's scope",
+                                "content": {"application/json": {"schema": {
+                                    "$ref": "#/components/schemas/IndicatorRows"}}}},
+                        "400": error("Bad level, indicator or time"),
+                        "401": error("Missing, unknown or revoked bearer token"),
+                    },
+                }
+            },
             f"{PREFIX}/openapi.json": {
                 "get": {
                     "operationId": "openapi",
@@ -246,17 +289,42 @@ def _error(status: int, reason: str, headers: dict | None = None) -> Response:
     return response
 
 
-def _bearer(runtime) -> tuple[TokenInfo | None, Response | None]:
-    """The caller's token, or the 401/403 answer."""
+def _bearer(runtime, push: bool = True) -> tuple[TokenInfo | None, Response | None]:
+    """The caller's token, or the 401/403 answer (403 only when `push` and the role may not push)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     info = verify_token(runtime.store, token.strip()) if scheme.lower() == "bearer" else None
     if info is None:
         return None, _error(401, "a valid bearer token is required (Authorization: Bearer TOKEN)",
                             {"WWW-Authenticate": 'Bearer realm="citybrain"'})
-    if not info.may_push:
+    if push and not info.may_push:
         return None, _error(403, f"role {info.role!r} may not push records")
     return info, None
+
+
+def token_scope(pack, token: TokenInfo) -> Scope:
+    """The Scope a token's holder reads with: its LEVEL:ID scopes (one level) and department:ID.
+
+    No place scope = the whole city. Personal data is never shown through read endpoints here.
+    """
+    places, departments = [], []
+    for item in token.scopes:
+        level, _, unit = item.partition(":")
+        if level == "department":
+            departments.append(unit)
+        else:
+            places.append((level, unit))
+    if len(set(departments)) > 1:
+        raise ValueError("a token with several department scopes is not supported")
+    levels = {level for level, _ in places}
+    if len(levels) > 1:
+        raise ValueError("a token's place scopes must all be at one level")
+    try:
+        index = pack.level(levels.pop()).index if levels else 0
+    except KeyError as exc:
+        raise ValueError(f"the token's scope names an unknown level: {exc}") from None
+    return Scope(level_index=index, unit_ids=tuple(unit for _, unit in places),
+                 department=departments[0] if departments else "")
 
 
 def _read_body() -> bytes:
@@ -293,6 +361,27 @@ def blueprint(runtime) -> Blueprint:
 
     for path, feed in PUSH_FEEDS.items():
         make_push(path, feed)
+
+    @bp.get("/indicators")
+    def indicators():
+        token, denied = _bearer(runtime, push=False)
+        if denied is not None:
+            return denied
+        from indicators.compute import IndicatorError, compute, parse_time
+
+        args = request.args
+        missing = [name for name in ("level", "start", "end") if not args.get(name)]
+        if missing:
+            return _error(400, f"missing query parameter(s): {', '.join(missing)}")
+        try:
+            scope = token_scope(runtime.pack, token)
+            start = parse_time(args["start"], runtime.pack.timezone)
+            end = parse_time(args["end"], runtime.pack.timezone)
+            rows = compute(runtime.store, runtime.pack, scope, args["level"], start, end,
+                           args.get("indicators") or None)
+        except (IndicatorError, ValueError) as exc:
+            return _error(400, str(exc))
+        return jsonify({"rows": rows, "next": None})
 
     @bp.get("/openapi.json")
     def openapi():

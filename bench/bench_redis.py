@@ -52,8 +52,6 @@ def readings(start: int, n: int, base: dt.datetime, stamps: dict) -> list[dict]:
 
 
 def produce(url: str, mode: str, seconds: float) -> int:
-    import redis
-
     from datasources.bus import RedisStreamBus
 
     bus = RedisStreamBus(url)
@@ -79,7 +77,6 @@ def produce(url: str, mode: str, seconds: float) -> int:
             pipe.execute()
         produced += len(records)
     client.close()
-    del redis
     return produced
 
 

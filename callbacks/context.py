@@ -14,8 +14,14 @@ def runtime():
 
 
 def current_scope() -> Scope:
-    """The caller's scope. Until login lands (issue 7) every console user reads the whole city."""
-    return Scope.city()
+    """The caller's scope, from the signed-in user's role and scopes (the gate set the principal)."""
+    from api.auth import principal
+    from security.users import scope_for
+
+    who = principal()
+    if who is None:  # the gate lets nobody through without one; never default to the city
+        raise PermissionError("no principal for this request")
+    return scope_for(runtime().pack, who.role, who.scopes)
 
 
 def lang_from(search: str | None, fallback: str | None = None) -> str:

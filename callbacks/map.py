@@ -100,7 +100,8 @@ def build_ranking(rows: list[dict], level_id: str, lang: str) -> list:
 def render_unit_header(_version, context, search):
     rt = runtime()
     lang = lang_from(search, context.get("lang"))
-    level_id, unit_id = context["unit"]
+    unit = context.get("unit") or [None, None]
+    level_id, unit_id = (unit + [None, None])[:2]
     info = rt.pack.units_by_id.get((level_id, unit_id))
     card = unit_scorecard(rt.store, rt.pack, current_scope(), level_id, unit_id) if info else None
     if info is None or card is None:

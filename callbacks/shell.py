@@ -4,6 +4,7 @@ from __future__ import annotations
 from dash import Input, Output, State, callback, html, no_update
 
 import i18n
+from api.auth import principal
 from callbacks.context import lang_from, runtime
 from datasources.health import feed_health
 from layouts.shell import ShellIds
@@ -21,6 +22,8 @@ def poll_version(_tick, known):
     Output(ShellIds.LANG_LINK, "children"),
     Output(ShellIds.LANG_LINK, "href"),
     Output(ShellIds.FEEDS, "href"),
+    Output(ShellIds.USER_LINK, "children"),
+    Output(ShellIds.USER_LINK, "href"),
     Input(ShellIds.URL, "pathname"),
     Input(ShellIds.URL, "search"),
 )
@@ -28,8 +31,13 @@ def render_header(pathname, search):
     lang = lang_from(search)
     pack = runtime().pack
     other = "en" if lang == "zh" else "zh"
+    who = principal()
+    if who is None or who.guest:
+        user_text, user_href = i18n.t("user.sign_in", lang), f"/login?lang={lang}&next={pathname or '/'}"
+    else:
+        user_text, user_href = f"{who.name} · {i18n.t('role.' + who.role, lang)} · {i18n.t('user.sign_out', lang)}", "/logout"
     return (f"{pack.name(lang)} · {i18n.t('app.title', lang)}", i18n.t("nav.switch_lang", lang),
-            f"{pathname or '/'}?lang={other}", f"/feeds?lang={lang}")
+            f"{pathname or '/'}?lang={other}", f"/feeds?lang={lang}", user_text, user_href)
 
 
 @callback(

@@ -15,6 +15,7 @@ class ShellIds(StrEnum):
     FEEDS = "feed-badges"
     LANG_LINK = "lang-link"
     AS_OF = "as-of"
+    USER_LINK = "user-link"
 
 
 def layout(poll_ms: int, page_container) -> html.Div:
@@ -31,6 +32,7 @@ def layout(poll_ms: int, page_container) -> html.Div:
                     html.A(id=ShellIds.TITLE, className="brand", href="/"),
                     html.A(id=ShellIds.FEEDS, className="feeds", href="/feeds"),
                     html.Span(id=ShellIds.AS_OF, className="as-of"),
+                    html.A(id=ShellIds.USER_LINK, className="user-link", href="/login"),
                     html.A(id=ShellIds.LANG_LINK, className="lang-link", href="?lang=en"),
                 ],
             ),

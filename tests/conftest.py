@@ -103,7 +103,7 @@ def served_console(tmp_path_factory, redis_server):
     port = free_port()
     data_dir = tmp_path_factory.mktemp("served")
     env = {**os.environ, "PORT": str(port), "CITYBRAIN_DATA_DIR": str(data_dir), "CITYBRAIN_HISTORY_DAYS": "3",
-           "CITYBRAIN_SIMULATE_INTERVAL_S": "1", "REDIS_URL": redis_server, "CITYBRAIN_LOG_LEVEL": "WARNING"}
+           "CITYBRAIN_SIMULATE_INTERVAL_S": "1", "REDIS_URL": redis_server, "CITYBRAIN_DEMO": "1", "CITYBRAIN_LOG_LEVEL": "WARNING"}
     log = open(data_dir / "server.log", "w")
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
@@ -139,7 +139,8 @@ def console_runtime(tmp_path_factory):
     from datasources.runtime import open_runtime
     from settings import Settings
 
-    settings = Settings.load(env={}, data_dir=tmp_path_factory.mktemp("console"), history_days=1)
+    # demo mode: requests without a login read as the wall role (city-wide, no personal data)
+    settings = Settings.load(env={}, data_dir=tmp_path_factory.mktemp("console"), history_days=1, demo=True)
     runtime = open_runtime(settings, simulate=True, start_threads=False)
     yield runtime
     runtime.close()

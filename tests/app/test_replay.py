@@ -32,6 +32,7 @@ def test_pacing_follows_the_speed_and_retimes_to_the_wall_clock(nyc, shared_data
 def test_replay_through_redis_lands_every_record(redis_server, store, nyc, shared_data, tmp_path):
     import redis
 
+    redis_server = redis_server.rsplit("/", 1)[0] + "/4"  # a database of its own: a served console consumes db 0
     redis.Redis.from_url(redis_server).delete("citybrain:feed:sensors")  # a stream of its own for this test
     readings = pd.read_parquet(shared_data / "nyc-pm25-nyccas" / "pm25_hourly.parquet").head(3000)
     path = tmp_path / "part.parquet"

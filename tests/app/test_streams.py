@@ -152,7 +152,9 @@ def test_kill_9_consumer_process_20_times(flushed, tmp_path):
     def start():
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
         line = proc.stdout.readline()
-        assert line.startswith("consuming"), f"consumer did not start: {line!r}"
+        if not line.startswith("consuming"):
+            log.flush()
+            raise AssertionError(f"consumer did not start: {(tmp_path / 'consumer.log').read_text()[-2000:]}")
         return proc
 
     produced = 0
@@ -201,6 +203,7 @@ def test_kill_9_consumer_process_20_times(flushed, tmp_path):
         ).fetchall()[0][0]
     finally:
         store.close()
+    print(f"{produced} records, {mid_work} of 20 kills with a batch in flight")
     assert produced > 5000
     assert rows == distinct == expected == produced
 

@@ -11,7 +11,8 @@ FEED_TABLES = ("cases", "case_events", "readings", "devices", "halls", "service_
 SQL_FILES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
 PARAMS = {"level_index": 1, "parent": "", "as_of": __import__("datetime").datetime(2030, 1, 1), "ids": ["x"],
           "token_hash": "x", "holder": "x", "codes": [], "start": None, "end": None, "closed": None, "limit": 10,
-          "feed": "cases", "reason_like": ""}
+          "feed": "cases", "reason_like": "",
+          "city_id": "beijing", "by_department": False, "unit_id": "x", "user_name": "x"}
 
 
 @pytest.mark.parametrize("name", SQL_FILES)

@@ -1,0 +1,179 @@
+"""Login, sessions, CSRF and the access gate in front of every console path.
+
+- Console pages and Dash endpoints need a logged-in user (Flask session, signed, HttpOnly,
+  SameSite=Lax, expiring); a wall screen can log in with a kiosk token (`/wall?kiosk=TOKEN`, an
+  API token of role `wall`). In demo mode a visitor who has not logged in reads as the `wall`
+  role: city-wide, read-only, no personal data.
+- State-changing requests carry a CSRF token: the login form a hidden field, Dash's callback
+  POSTs the `X-CSRFToken` header the renderer copies from the `_csrf_token` cookie.
+- `/api/*` authenticates by bearer token, `/open311/*` is public, `/healthz` is public.
+Scope is not decided here: `principal()` gives the role and scopes, and `security.users.scope_for`
+turns them into the Scope the gateway applies on every read.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import html
+import secrets
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+from flask import Flask, g, jsonify, redirect, request, session
+
+from security import tokens, users
+
+PUBLIC_PREFIXES = ("/login", "/logout", "/healthz", "/api/", "/open311/", "/_dash-component-suites/", "/assets/",
+                   "/vendor/", "/_favicon.ico", "/favicon.ico")
+CSRF_COOKIE = "_csrf_token"
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+    scopes: tuple[str, ...]
+    guest: bool = False
+
+
+def _secret_key(data_dir: Path) -> bytes:
+    """A random key kept in the data folder (0600), so sessions survive a restart."""
+    path = Path(data_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+def principal() -> Principal | None:
+    """Who is asking (set by the gate for this request)."""
+    return g.get("citybrain_principal")
+
+
+def install(server: Flask, runtime) -> None:
+    settings = runtime.settings
+    server.secret_key = _secret_key(settings.data_dir)
+    server.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_NAME="citybrain_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
+    )
+    attempts: dict[str, deque] = defaultdict(deque)
+
+    def load_principal() -> Principal | None:
+        name = session.get("user")
+        if name:
+            started = session.get("login_at", 0)
+            row = users.get_user(runtime.store, name) if name != "kiosk" else None
+            if time.time() - started <= settings.session_hours * 3600:
+                if row is not None and not row["disabled"]:
+                    return Principal(row["name"], row["role"], tuple(row["scopes"] or ()))
+                if name == "kiosk" and session.get("kiosk_token"):
+                    info = tokens.verify_token(runtime.store, session["kiosk_token"])
+                    if info is not None and info.role == "wall":
+                        return Principal(info.name, "wall", info.scopes)
+            session.clear()
+        kiosk = request.args.get("kiosk")
+        if kiosk:
+            info = tokens.verify_token(runtime.store, kiosk)
+            if info is not None and info.role == "wall":
+                _start_session("kiosk", kiosk_token=kiosk)
+                return Principal(info.name, "wall", info.scopes)
+        if settings.demo:
+            return Principal("guest", "wall", (), guest=True)
+        return None
+
+    @server.before_request
+    def gate():
+        path = request.path
+        if path.startswith(PUBLIC_PREFIXES):
+            return None
+        who = load_principal()
+        if who is None:
+            if path.startswith("/_dash-") or path.startswith("/geo/"):
+                return jsonify({"error": "login required"}), 401
+            return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
+        g.citybrain_principal = who
+        if request.method == "POST" and not who.guest:
+            sent = request.headers.get("X-CSRFToken", "")
+            if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+                return jsonify({"error": "missing or wrong CSRF token"}), 403
+        return None
+
+    @server.after_request
+    def csrf_cookie(response):
+        token = session.get("csrf")
+        if token and request.cookies.get(CSRF_COOKIE) != token:
+            # readable by the page's script (Dash copies it into X-CSRFToken); useless to another site
+            response.set_cookie(CSRF_COOKIE, token, samesite="Lax", secure=settings.cookie_secure, httponly=False)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
+
+    def _start_session(name: str, **extra) -> None:
+        session.clear()
+        session.permanent = True
+        session.update(user=name, login_at=time.time(), csrf=secrets.token_urlsafe(24), **extra)
+
+    @server.route("/login", methods=["GET", "POST"])
+    def login():
+        lang = request.values.get("lang") or runtime.pack.default_lang
+        next_url = request.values.get("next") or "/"
+        if urlparse(next_url).netloc or not next_url.startswith("/"):
+            next_url = "/"  # never redirect off-site
+        if request.method == "GET":
+            session.setdefault("login_csrf", secrets.token_urlsafe(24))
+            return _login_page(runtime, lang, next_url, session["login_csrf"], error=None, demo=settings.demo)
+        if not hmac.compare_digest(request.form.get("csrf", ""), session.get("login_csrf", "-")):
+            return _login_page(runtime, lang, next_url, session.setdefault("login_csrf", secrets.token_urlsafe(24)),
+                               error="form expired, please try again", demo=settings.demo), 403
+        remote = request.remote_addr or "?"
+        window = attempts[remote]
+        now = time.monotonic()
+        while window and now - window[0] > 60:
+            window.popleft()
+        if len(window) >= settings.login_attempts_per_min:
+            return _login_page(runtime, lang, next_url, session["login_csrf"], error="too many attempts, wait a minute",
+                               demo=settings.demo), 429
+        window.append(now)
+        try:
+            user = users.authenticate(runtime.store, request.form.get("name", ""), request.form.get("password", ""))
+        except users.LoginError as exc:
+            return _login_page(runtime, lang, next_url, session["login_csrf"], error=str(exc), demo=settings.demo), 401
+        _start_session(user.name)
+        users.audit(runtime.store, user.name, user.role, "login", origin=remote)
+        return redirect(next_url)
+
+    @server.route("/logout", methods=["GET", "POST"])
+    def logout():
+        session.clear()
+        response = redirect("/login")
+        response.delete_cookie(CSRF_COOKIE)
+        return response
+
+
+def _login_page(runtime, lang: str, next_url: str, csrf: str, error: str | None, demo: bool) -> str:
+    zh = lang == "zh"
+    title = f"{runtime.pack.name(lang)} · " + ("城市大脑 登录" if zh else "CityBrain sign in")
+    hint = ("演示模式：未登录的访问者以只读大屏角色查看；启动时终端打印了各角色的演示账号。"
+            if zh else "Demo mode: visitors who do not sign in see the read-only wall view; the demo accounts "
+            "for every role were printed in the terminal at start.") if demo else ""
+    error_html = f'<p class="login-error" role="alert">{html.escape(error)}</p>' if error else ""
+    return f"""<!doctype html><html lang="{'zh-CN' if zh else 'en'}"><head><meta charset="utf-8">
+<title>{html.escape(title)}</title><link rel="stylesheet" href="/assets/app.css"></head>
+<body class="login-body"><form class="login-card" method="post" action="/login">
+<h1>{html.escape(title)}</h1>{error_html}
+<input type="hidden" name="csrf" value="{html.escape(csrf)}"><input type="hidden" name="next" value="{html.escape(next_url)}">
+<input type="hidden" name="lang" value="{html.escape(lang)}">
+<label>{'用户名' if zh else 'User name'}<input name="name" autocomplete="username" required autofocus></label>
+<label>{'密码' if zh else 'Password'}<input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">{'登录' if zh else 'Sign in'}</button>
+<p class="login-hint">{html.escape(hint)}</p>
+<p><a href="/login?lang={'en' if zh else 'zh'}&amp;next={quote(next_url)}">{'English' if zh else '中文'}</a></p>
+</form></body></html>"""

@@ -1,0 +1,60 @@
+-- Air and device indicators (CONTRACT §6) per unit of one level ($level_index = 0: the city,
+-- one unit $city_id with every visible device). Window W = [$start, $end), as-of = $end.
+-- pm25_mean: mean of the pm25 readings in W; pm25_exceed_hours: (device, clock hour) pairs in W
+-- whose mean pm25 > 75 ug/m3; device online: a reading of any metric in [as-of - 15 min, as-of).
+with p as (
+    select cast($start as timestamp) as t0, cast($end as timestamp) as t1
+),
+device_units as (
+    select device_id,
+           case when $level_index = 0 then $city_id else unit_ids[$level_index] end as unit_id
+    from scoped_devices($scope_level, $scope_units)
+),
+pm25 as (
+    select r.device_id, r.observed_at, r.value
+    from scoped_readings($scope_level, $scope_units) r, p
+    where r.metric = 'pm25' and r.value is not null and r.observed_at >= p.t0 and r.observed_at < p.t1
+),
+pm25_hours as (
+    select device_id, date_trunc('hour', observed_at) as hour, avg(value) as hourly_mean
+    from pm25
+    group by all
+),
+online as (
+    select distinct r.device_id
+    from scoped_readings($scope_level, $scope_units) r, p
+    where r.observed_at >= p.t1 - interval 15 minute and r.observed_at < p.t1
+),
+readings_by_unit as (
+    select d.unit_id, avg(x.value) as pm25_mean, count(*) as pm25_readings
+    from pm25 x join device_units d using (device_id)
+    group by d.unit_id
+),
+exceed_by_unit as (
+    select d.unit_id, count(*) filter (where h.hourly_mean > 75) as pm25_exceed_hours
+    from pm25_hours h join device_units d using (device_id)
+    group by d.unit_id
+),
+devices_by_unit as (
+    select d.unit_id, count(*) as devices,
+           count(*) filter (where o.device_id is not null) as devices_online
+    from device_units d left join online o using (device_id)
+    group by d.unit_id
+),
+wanted as (
+    select unit_id from scoped_units($scope_level, $scope_units, $level_index) where $level_index > 0
+    union
+    select $city_id where $level_index = 0
+)
+select w.unit_id,
+       r.pm25_mean,
+       coalesce(r.pm25_readings, 0) as pm25_readings,
+       coalesce(e.pm25_exceed_hours, 0) as pm25_exceed_hours,
+       coalesce(d.devices, 0) as devices,
+       coalesce(d.devices_online, 0) as devices_online,
+       d.devices_online / nullif(d.devices, 0) as device_online_rate
+from wanted w
+left join readings_by_unit r using (unit_id)
+left join exceed_by_unit e using (unit_id)
+left join devices_by_unit d using (unit_id)
+order by w.unit_id

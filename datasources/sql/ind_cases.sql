@@ -1,0 +1,63 @@
+-- Case indicators (CONTRACT §6) per unit of one level, in one pass over the scoped cases.
+-- Window W = [$start, $end), as-of = $end. The unit of a case at level k is unit_ids[k];
+-- $level_index = 0 is the whole city (one unit, $city_id, every visible case, located or not);
+-- $by_department groups by the case's department instead (the "department" level).
+-- Ratios are NULL when their denominator is 0.
+with p as (
+    select cast($start as timestamp) as t0, cast($end as timestamp) as t1
+),
+keyed as (
+    select case when $by_department then c.department
+                when $level_index = 0 then $city_id
+                else c.unit_ids[$level_index] end as unit_id,
+           c.reported_at, c.closed_at, c.due_at,
+           p.t1,
+           coalesce(c.reported_at >= p.t0 and c.reported_at < p.t1, false) as reported
+    from scoped_cases($scope_level, $scope_units, $scope_dept, $scope_pii) c, p
+),
+flagged as (
+    select unit_id, reported_at, closed_at,
+           reported,
+           reported and coalesce(closed_at <= t1, false) as closed,
+           reported and coalesce(closed_at <= t1 or due_at <= t1, false) as due,
+           reported and coalesce(closed_at <= t1 and closed_at <= due_at, false) as closed_on_time,
+           coalesce(reported_at < t1 and (closed_at is null or closed_at > t1), false) as backlog,
+           coalesce(reported_at < t1 and (closed_at is null or closed_at > t1) and due_at < t1, false) as overdue
+    from keyed
+    where unit_id is not null
+),
+stats as (
+    select unit_id,
+           count(*) filter (where reported) as cases_reported,
+           count(*) filter (where closed) as cases_closed,
+           count(*) filter (where due) as cases_due,
+           count(*) filter (where closed_on_time) as cases_closed_on_time,
+           count(*) filter (where backlog) as open_backlog,
+           count(*) filter (where overdue) as overdue_open,
+           median(date_diff('microsecond', reported_at, closed_at) / 3600e6) filter (where closed) as median_close_hours
+    from flagged
+    group by unit_id
+),
+wanted as (
+    select unit_id from scoped_units($scope_level, $scope_units, $level_index)
+    where not $by_department and $level_index > 0
+    union
+    select $city_id where not $by_department and $level_index = 0
+    union
+    select department_id from departments where $by_department and ($scope_dept = '' or department_id = $scope_dept)
+    union
+    select unit_id from stats where $by_department
+)
+select w.unit_id,
+       coalesce(s.cases_reported, 0) as cases_reported,
+       coalesce(s.cases_closed, 0) as cases_closed,
+       coalesce(s.cases_due, 0) as cases_due,
+       coalesce(s.cases_closed_on_time, 0) as cases_closed_on_time,
+       s.cases_closed / nullif(s.cases_due, 0) as closure_rate,
+       s.cases_closed_on_time / nullif(s.cases_due, 0) as on_time_closure_rate,
+       coalesce(s.open_backlog, 0) as open_backlog,
+       coalesce(s.overdue_open, 0) as overdue_open,
+       s.median_close_hours
+from wanted w
+left join stats s using (unit_id)
+order by w.unit_id

@@ -1,0 +1,133 @@
+"""Indicator values per unit (CONTRACT §6) and their lineage, through the SQL gateway.
+
+    rows = compute(store, pack, Scope.city(), "cd", start, end)        # [{indicator, level, unit_id, ...}]
+    ids = explain(store, pack, Scope.city(), "closure_rate", "cd", "05 Brooklyn", start, end)
+
+Times are naive UTC datetimes (`parse_time` turns user input into them). Level "city" is one
+unit (the pack's city id) holding every visible record, located or not; "department" groups the
+case indicators by the case's department; any other level is a level of the city pack.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zoneinfo
+
+from datasources import gateway
+from indicators.catalog import Indicator, catalog, get
+
+ROW_COLUMNS = ("indicator", "level", "unit_id", "value", "numerator", "denominator")
+
+
+class IndicatorError(ValueError):
+    """A request that cannot be answered (unknown level or indicator, bad window)."""
+
+
+def parse_time(text: str, timezone: str) -> dt.datetime:
+    """An ISO date or datetime as naive UTC; values without an offset are in `timezone`."""
+    try:
+        value = dt.datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise IndicatorError(f"not an ISO date or datetime: {text!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _level(pack, level: str) -> tuple[str, int, bool]:
+    """(level kind, level index, by department) for a level name."""
+    if level == "city":
+        return "city", 0, False
+    if level == "department":
+        return "department", 0, True
+    try:
+        return "pack", pack.level(level).index, False
+    except KeyError:
+        known = ["city", *[lv.id for lv in pack.levels], "department"]
+        raise IndicatorError(f"unknown level {level!r}; levels are {', '.join(known)}") from None
+
+
+def _select(indicators) -> list[Indicator]:
+    if indicators is None:
+        return catalog()
+    if isinstance(indicators, str):
+        indicators = [i for i in indicators.split(",")]
+    chosen = []
+    for ident in indicators:
+        ident = ident.strip()
+        if not ident:
+            continue
+        try:
+            chosen.append(get(ident))
+        except KeyError:
+            raise IndicatorError(f"unknown indicator {ident!r}") from None
+    return chosen
+
+
+def _number(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
+
+
+def compute(store, pack, scope, level: str, start: dt.datetime, end: dt.datetime,
+            indicators=None) -> list[dict]:
+    """One row per (indicator, unit) of `level` for window [start, end), as-of = end.
+
+    Rows have ROW_COLUMNS; numerator/denominator are None for indicators that are not ratios,
+    and a ratio with a zero denominator has value None. Indicators that do not apply to the
+    level (e.g. air quality by department) are left out.
+    """
+    if start is None or end is None or start >= end:
+        raise IndicatorError("the window needs start < end")
+    kind, level_index, by_department = _level(pack, level)
+    wanted = [ind for ind in _select(indicators) if ind.applies_to(kind)]
+    results: dict[str, list[dict]] = {}
+    for sql in dict.fromkeys(ind.sql for ind in wanted):
+        params = {"level_index": level_index, "city_id": pack.id, "start": start, "end": end}
+        if sql == "ind_cases":
+            params["by_department"] = by_department
+        results[sql] = gateway.query_rows(store, sql, scope, **params)
+    rows = []
+    for ind in wanted:
+        for unit in results[ind.sql]:
+            rows.append({
+                "indicator": ind.id,
+                "level": level,
+                "unit_id": unit["unit_id"],
+                "value": _number(unit[ind.column]),
+                "numerator": _number(unit[ind.numerator_column]) if ind.is_ratio else None,
+                "denominator": _number(unit[ind.denominator_column]) if ind.is_ratio else None,
+            })
+    return rows
+
+
+def explain(store, pack, scope, indicator: str, level: str, unit_id: str, start: dt.datetime,
+            end: dt.datetime) -> dict:
+    """Lineage of a case indicator for one unit: the case ids in its numerator and denominator."""
+    ind = _select([indicator])[0]
+    if not ind.lineage:
+        raise IndicatorError(f"{indicator} is not a case indicator; lineage is kept for case indicators")
+    kind, level_index, by_department = _level(pack, level)
+    if not ind.applies_to(kind):
+        raise IndicatorError(f"{indicator} is not computed at level {level!r}")
+    rows = gateway.query_rows(store, "ind_cases_lineage", scope, level_index=level_index, city_id=pack.id,
+                              by_department=by_department, unit_id=unit_id, start=start, end=end)
+    out = {}
+    for part in ("numerator", "denominator"):
+        flag = ind.lineage.get(part)
+        out[part] = [row["case_id"] for row in rows if row[flag]] if flag else []
+    return out
+
+
+def to_csv(rows: list[dict]) -> str:
+    """CSV with the ROW_COLUMNS header; None as an empty cell."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ROW_COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in ROW_COLUMNS])
+    return buffer.getvalue()

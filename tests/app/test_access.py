@@ -1,0 +1,277 @@
+"""Access: login, CSRF, lockout, and a role x scope x read-path matrix generated from the app itself.
+
+Every server callback the app registers and every URL rule must have a rule here; a new read path
+without one fails `test_every_read_path_has_a_rule`.
+"""
+import json
+import re
+
+import pytest
+
+from security.scope import Scope
+from security.users import add_user, scope_for
+
+INSIDE, OUTSIDE = "110105", "110108"  # Chaoyang (the leader's district), Haidian
+PASSWORD = "correct horse battery"
+ROLES = {
+    "commander": ("commander", []),
+    "leader": ("district_leader", [f"district:{INSIDE}"]),
+    "dept": ("department", ["department:chengguan"]),
+    "briefing": ("briefing", []),
+    "wall": ("wall", []),
+    "admin": ("admin", []),
+}
+PHONE = re.compile(r"1[3-8]\d{9}")
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    """A non-demo console on the demo city, with one user per role."""
+    from app import create_app
+    from datasources.runtime import open_runtime
+    from settings import Settings
+
+    settings = Settings.load(env={}, data_dir=tmp_path_factory.mktemp("secured"), history_days=1, demo=False,
+                             login_attempts_per_min=10_000)
+    runtime = open_runtime(settings, simulate=True, start_threads=False)
+    for name, (role, scopes) in ROLES.items():
+        add_user(runtime.store, runtime.pack, name, role, scopes, PASSWORD)
+    import pandas as pd
+
+    from datasources.ingest import ingest_frame
+
+    rejected = pd.DataFrame({"case_id": ["x1"], "reported_at": ["2026-01-01T08:00"], "category": ["made_up"],
+                             "reporter_phone": ["13812345678"], "lat": [39.95], "lon": [116.5]})
+    ingest_frame(runtime.store, runtime.pack, "cases", rejected)
+    app = create_app(runtime)
+    yield app, runtime
+    runtime.close()
+
+
+def login(app, name, password=PASSWORD):
+    client = app.server.test_client()
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    response = client.post("/login", data={"name": name, "password": password, "csrf": csrf, "next": "/"})
+    return client, response
+
+
+def csrf_of(client):
+    cookie = client.get_cookie("_csrf_token")
+    return cookie.value if cookie else ""
+
+
+# ------------------------------------------------------------------ login, gate, CSRF
+
+
+def test_nothing_without_login(secured):
+    app, _ = secured
+    client = app.server.test_client()
+    assert client.get("/").status_code == 302 and "/login" in client.get("/").headers["Location"]
+    assert client.get("/unit/district/110105").status_code == 302
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.post("/_dash-update-component", json={}).status_code == 401
+    assert client.get("/geo/district.geojson").status_code == 401
+    assert client.get("/healthz").status_code == 200  # public by design: no records in it
+
+
+def test_login_logout_and_wrong_passwords(secured):
+    app, runtime = secured
+    client, response = login(app, "commander")
+    assert response.status_code == 302 and client.get("/").status_code == 200
+    assert client.get("/logout").status_code == 302
+    assert client.get("/").status_code == 302
+    _, wrong = login(app, "commander", "nope-nope-nope")
+    assert wrong.status_code == 401 and "wrong name or password" in wrong.get_data(as_text=True)
+    _, unknown = login(app, "nobody", PASSWORD)
+    assert unknown.status_code == 401 and "wrong name or password" in unknown.get_data(as_text=True)
+    audit = runtime.store.cursor().execute("select actor, action from audit where action = 'login'").fetchall()
+    assert ("commander", "login") in audit
+
+
+def test_lockout_after_repeated_failures(secured):
+    app, runtime = secured
+    add_user(runtime.store, runtime.pack, "victim", "wall", [], PASSWORD)
+    for _ in range(5):
+        login(app, "victim", "guess-guess-guess")
+    _, response = login(app, "victim", PASSWORD)  # right password, but locked
+    assert response.status_code == 401 and "locked" in response.get_data(as_text=True)
+
+
+def test_login_attempts_are_rate_limited(tmp_path):
+    from app import create_app
+    from datasources.runtime import open_runtime
+    from settings import Settings
+
+    settings = Settings.load(env={}, data_dir=tmp_path, history_days=0, demo=False, login_attempts_per_min=3)
+    runtime = open_runtime(settings, simulate=False)
+    try:
+        app = create_app(runtime)
+        codes = [login(app, "nobody", "guess-guess-guess")[1].status_code for _ in range(5)]
+        assert codes == [401, 401, 401, 429, 429]
+    finally:
+        runtime.close()
+
+
+def test_login_form_needs_its_csrf_token(secured):
+    app, _ = secured
+    client = app.server.test_client()
+    client.get("/login")
+    response = client.post("/login", data={"name": "commander", "password": PASSWORD, "csrf": "forged"})
+    assert response.status_code == 403
+
+
+def test_dash_posts_need_the_csrf_header(secured):
+    app, _ = secured
+    client, _ = login(app, "commander")
+    payload = callback_payload(version_poll_spec(app), {})
+    assert client.post("/_dash-update-component", json=payload).status_code == 403
+    ok = client.post("/_dash-update-component", json=payload, headers={"X-CSRFToken": csrf_of(client)})
+    assert ok.status_code in (200, 204)
+
+
+def test_no_open_redirect_after_login(secured):
+    app, _ = secured
+    client = app.server.test_client()
+    page = client.get("/login?next=https://evil.example/")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    response = client.post("/login", data={"name": "commander", "password": PASSWORD, "csrf": csrf,
+                                           "next": "https://evil.example/"})
+    assert response.headers["Location"] == "/"
+
+
+def test_scope_rules_reject_inconsistent_users(secured):
+    _, runtime = secured
+    pack = runtime.pack
+    assert scope_for(pack, "district_leader", [f"district:{INSIDE}"]) == Scope(level_index=1, unit_ids=(INSIDE,))
+    assert scope_for(pack, "department", ["department:chengguan"]) == Scope(department="chengguan")
+    for role, scopes in (("district_leader", []), ("district_leader", ["district:999"]), ("department", []),
+                         ("department", ["department:nope"]), ("king", [])):
+        with pytest.raises((ValueError, KeyError)):
+            scope_for(pack, role, scopes)
+
+
+# ------------------------------------------------------------------ the matrix
+
+SAMPLES = {
+    ("data-version", "data"): 5,
+    ("url", "search"): "?lang=zh",
+    ("url", "pathname"): "/",
+    ("tick", "n_intervals"): 3,
+    ("_pages_location", "pathname"): f"/unit/district/{OUTSIDE}",
+    ("_pages_location", "search"): "?lang=zh",
+}
+CONTEXTS = {
+    "overview": {"level_index": 1, "parent": None, "unit": None, "lang": "zh"},
+    "inside": {"level_index": 0, "parent": INSIDE, "unit": ["district", INSIDE], "lang": "zh"},
+    "outside": {"level_index": 0, "parent": OUTSIDE, "unit": ["district", OUTSIDE], "lang": "zh"},
+}
+# Every server callback, by its first output id: what it reads.
+CALLBACK_RULES = {
+    "data-version": "version number only",
+    "header-title": "city name only",
+    "feed-badges": "feed metadata only",
+    "map-spec": "scoped: units and counts",
+    "breadcrumbs": "scoped: one unit",
+    "feeds-title": "feed metadata; quarantine for city-wide scopes",
+    "_pages_content": "page shells (no data: their callbacks are scoped)",
+}
+URL_RULES = {
+    "/login": "public", "/logout": "public", "/healthz": "public (metadata)", "/vendor/deckgl.js": "public code",
+    "/geo/<level_id>.geojson": "login (public boundaries)", "/api/": "bearer token", "/open311/": "public channel",
+    "/_dash": "login", "/assets/": "public", "/": "login", "/static/": "public code", "/<path:path>": "login",
+}
+
+
+def server_callbacks(app):
+    """The app's own list of callbacks (as the browser gets it), without the clientside ones."""
+    client, _ = login(app, "commander")
+    deps = client.get("/_dash-dependencies").get_json()
+    return [(spec["output"], spec) for spec in deps if not spec.get("clientside_function")]
+
+
+def version_poll_spec(app):
+    return next(spec for key, spec in server_callbacks(app) if key.startswith("data-version"))
+
+
+def callback_payload(spec, context):
+    outputs = spec["output"].strip(".").split("...") if "..." in spec["output"] else [spec["output"]]
+    out = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in outputs]
+
+    def value(item):
+        key = (item["id"], item["property"])
+        if key == ("page-context", "data"):
+            return context
+        assert key in SAMPLES, f"add a sample value for {key} to SAMPLES in tests/app/test_access.py"
+        return SAMPLES[key]
+
+    return {
+        "output": spec["output"], "outputs": out if len(out) > 1 else out[0],
+        "inputs": [{**i, "value": value(i)} for i in spec["inputs"]],
+        "state": [{**s, "value": value(s)} for s in spec.get("state", [])],
+        "changedPropIds": [f"{spec['inputs'][0]['id']}.{spec['inputs'][0]['property']}"],
+    }
+
+
+def test_every_read_path_has_a_rule(secured):
+    app, _ = secured
+    for key, _spec in server_callbacks(app):
+        first = key.strip(".").split(".")[0]
+        assert first in CALLBACK_RULES, f"callback {key} has no access rule in CALLBACK_RULES"
+    for rule in app.server.url_map.iter_rules():
+        assert any(str(rule).startswith(prefix) or str(rule) == prefix for prefix in URL_RULES), \
+            f"route {rule} has no access rule in URL_RULES"
+
+
+def run_all_callbacks(app, client, context):
+    bodies = {}
+    for key, spec in server_callbacks(app):
+        response = client.post("/_dash-update-component", json=callback_payload(spec, context),
+                               headers={"X-CSRFToken": csrf_of(client)})
+        assert response.status_code in (200, 204), (key, response.status_code, response.get_data(as_text=True)[:300])
+        bodies[key.strip(".").split(".")[0]] = response.get_data(as_text=True)
+    return bodies
+
+
+@pytest.mark.parametrize("user", list(ROLES))
+@pytest.mark.parametrize("where", list(CONTEXTS))
+def test_role_by_scope_by_callback(secured, user, where):
+    app, runtime = secured
+    client, _ = login(app, user)
+    bodies = run_all_callbacks(app, client, CONTEXTS[where])
+    everything = " ".join(bodies.values())
+    assert not PHONE.search(everything), "a reporter's phone number leaked"
+    units = json.loads(bodies["map-spec"])["response"]
+    if user == "leader":
+        if where == "overview":
+            assert set(units["map-spec"]["data"]["values"]) == {INSIDE}
+        if where == "outside":
+            # another district: no grid cell of it, no scorecard, only "not found"
+            assert units["map-spec"]["data"]["values"] == {}
+            assert f"{OUTSIDE}-" not in bodies["map-spec"]
+            header = json.loads(bodies["breadcrumbs"])["response"]
+            assert header["unit-title"]["children"] == "未找到该单元" and header["scorecard"]["children"] == []
+        if where == "inside":
+            assert all(u.startswith(INSIDE) for u in units["map-spec"]["data"]["values"])
+    if user == "dept" and where == "overview":
+        expected = runtime.store.cursor().execute(
+            "select unit_ids[1], count(*) from cases where department = 'chengguan' and closed_at is null group by 1"
+        ).fetchall()
+        got = {u: v["value"] for u, v in units["map-spec"]["data"]["values"].items() if v["value"]}
+        assert got == {u: n for u, n in expected if u}
+    if user in ("commander", "admin", "briefing", "wall") and where == "overview":
+        assert len(units["map-spec"]["data"]["values"]) == 16
+    quarantine = json.dumps(json.loads(bodies["feeds-title"])["response"]["quarantine-table"], ensure_ascii=False)
+    if user in ("commander", "admin", "briefing", "wall"):
+        assert "unknown category made_up" in quarantine
+    else:  # a district's or department's staff do not see raw rejected records of the whole city
+        assert "made_up" not in quarantine and "没有隔离记录" in quarantine
+
+
+def test_pages_of_another_district_render_no_data_for_a_leader(secured):
+    app, _ = secured
+    client, _ = login(app, "leader")
+    page = client.get(f"/unit/district/{OUTSIDE}")
+    assert page.status_code == 200  # the shell; its data come from callbacks, scoped above
+    geometry = client.get(f"/geo/grid.geojson?parent={OUTSIDE}")
+    assert geometry.status_code == 200  # boundaries are public knowledge; values are not
