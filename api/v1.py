@@ -303,28 +303,15 @@ def _bearer(runtime, push: bool = True) -> tuple[TokenInfo | None, Response | No
 
 
 def token_scope(pack, token: TokenInfo) -> Scope:
-    """The Scope a token's holder reads with: its LEVEL:ID scopes (one level) and department:ID.
+    """The Scope a token's holder reads with: the same rules as console users (security.users).
 
-    No place scope = the whole city. Personal data is never shown through read endpoints here.
+    Feed sources push only: they read nothing. Personal data is never shown through read endpoints.
     """
-    places, departments = [], []
-    for item in token.scopes:
-        level, _, unit = item.partition(":")
-        if level == "department":
-            departments.append(unit)
-        else:
-            places.append((level, unit))
-    if len(set(departments)) > 1:
-        raise ValueError("a token with several department scopes is not supported")
-    levels = {level for level, _ in places}
-    if len(levels) > 1:
-        raise ValueError("a token's place scopes must all be at one level")
-    try:
-        index = pack.level(levels.pop()).index if levels else 0
-    except KeyError as exc:
-        raise ValueError(f"the token's scope names an unknown level: {exc}") from None
-    return Scope(level_index=index, unit_ids=tuple(unit for _, unit in places),
-                 department=departments[0] if departments else "")
+    from security.users import scope_for
+
+    if token.role == "source":
+        raise PermissionError("a feed source token may push records but not read")
+    return scope_for(pack, token.role, token.scopes)
 
 
 def _read_body() -> bytes:
@@ -375,6 +362,11 @@ def blueprint(runtime) -> Blueprint:
             return _error(400, f"missing query parameter(s): {', '.join(missing)}")
         try:
             scope = token_scope(runtime.pack, token)
+        except PermissionError as exc:
+            return _error(403, str(exc))
+        except (ValueError, KeyError) as exc:
+            return _error(403, f"the token's role and scopes do not grant a read scope: {exc}")
+        try:
             start = parse_time(args["start"], runtime.pack.timezone)
             end = parse_time(args["end"], runtime.pack.timezone)
             rows = compute(runtime.store, runtime.pack, scope, args["level"], start, end,

@@ -275,3 +275,23 @@ def test_pages_of_another_district_render_no_data_for_a_leader(secured):
     assert page.status_code == 200  # the shell; its data come from callbacks, scoped above
     geometry = client.get(f"/geo/grid.geojson?parent={OUTSIDE}")
     assert geometry.status_code == 200  # boundaries are public knowledge; values are not
+
+
+def test_api_tokens_read_with_their_holders_scope(secured):
+    from security.tokens import issue_token
+
+    app, runtime = secured
+    client = app.server.test_client()
+    query = "/api/v1/indicators?level=district&start=2020-01-01&end=2030-01-01&indicators=open_backlog"
+
+    def rows(token):
+        return client.get(query, headers={"Authorization": f"Bearer {token}"})
+
+    source = rows(issue_token(runtime.store, "gateway-1", "source"))
+    assert source.status_code == 403 and "may push" in source.get_json()["error"]
+    assert rows(issue_token(runtime.store, "lonely-leader", "district_leader")).status_code == 403
+    leader = rows(issue_token(runtime.store, "leader-token", "district_leader", [f"district:{INSIDE}"])).get_json()["rows"]
+    assert {r["unit_id"] for r in leader} == {INSIDE}
+    commander = rows(issue_token(runtime.store, "cmd-token", "commander")).get_json()["rows"]
+    assert len({r["unit_id"] for r in commander}) == 16
+    assert client.get(query).status_code == 401
