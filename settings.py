@@ -36,6 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo", "CITYBRAIN_DEMO", False, "Demo mode (`make run`): demo users per role printed at start; visitors not signed in see the read-only wall view."),
     Setting("session_hours", "CITYBRAIN_SESSION_HOURS", 12, "A console session expires this many hours after login."),
     Setting("login_attempts_per_min", "CITYBRAIN_LOGIN_ATTEMPTS_PER_MIN", 10, "Login attempts allowed per minute from one address (then 429)."),
+    Setting("trusted_user_header", "CITYBRAIN_TRUSTED_USER_HEADER", "", "SSO behind an authenticating proxy: the header naming the signed-in user (e.g. X-Remote-User); empty = off. Only behind a proxy that strips it from clients."),
     Setting("cookie_secure", "CITYBRAIN_COOKIE_SECURE", False, "Send session cookies over HTTPS only (set behind a TLS proxy)."),
     Setting("log_level", "CITYBRAIN_LOG_LEVEL", "INFO", "Python logging level."),
 )
@@ -67,6 +68,7 @@ class Settings:
     demo: bool
     session_hours: int
     login_attempts_per_min: int
+    trusted_user_header: str
     cookie_secure: bool
     log_level: str
     extra: dict = field(default_factory=dict)

@@ -43,8 +43,15 @@ def register_routes(server: Flask, runtime) -> None:
         feeds = feed_health(runtime.store, settings.feed_amber_s, settings.feed_red_s)
         states = {f["state"] for f in feeds.values()}
         status = "ok" if states <= {"ok"} else "degraded"
-        return jsonify({"status": status, "data_version": runtime.store.data_version, "city": runtime.pack.id,
-                        "feeds": feeds})
+        body = {"status": status, "data_version": runtime.store.data_version, "city": runtime.pack.id, "feeds": feeds}
+        backlog = getattr(runtime.bus, "backlog", None)
+        if backlog is not None:
+            try:  # stream entries not yet applied by the writer: its lag behind the feeds
+                body["bus"] = {"kind": type(runtime.bus).__name__, "backlog_entries": backlog()}
+            except Exception as exc:  # Redis down: say so, never fail the health check itself
+                body["bus"] = {"kind": type(runtime.bus).__name__, "error": str(exc)}
+                body["status"] = "degraded"
+        return jsonify(body)
 
     @server.get("/vendor/deckgl.js")
     def deck_bundle():

@@ -67,6 +67,17 @@ def install(server: Flask, runtime) -> None:
     attempts: dict[str, deque] = defaultdict(deque)
 
     def load_principal() -> Principal | None:
+        if settings.trusted_user_header:
+            # SSO: the authenticating proxy in front of us names the user; roles still come from our table
+            forwarded = request.headers.get(settings.trusted_user_header, "").strip()
+            if forwarded:
+                row = users.get_user(runtime.store, forwarded)
+                if row is None or row["disabled"]:
+                    session.clear()  # the proxy names someone we do not know: nobody's old session applies
+                    return None
+                if session.get("user") != row["name"]:
+                    _start_session(row["name"])
+                return Principal(row["name"], row["role"], tuple(row["scopes"] or ()))
         name = session.get("user")
         if name:
             started = session.get("login_at", 0)

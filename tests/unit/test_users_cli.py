@@ -25,3 +25,5 @@ def test_users_add_list_token(tmp_path):
     token = cli("users", "token", "zhang", data_dir=tmp_path)
     assert token.returncode == 0 and len(token.stdout.strip().splitlines()[-1]) > 30
     assert "role district_leader" in token.stderr
+    revoked = cli("users", "revoke", "zhang", data_dir=tmp_path)
+    assert revoked.returncode == 0 and "revoked 1 token(s)" in revoked.stdout
