@@ -4,8 +4,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8050
-TEST_DEBS := redis-server chromium fonts-noto-cjk poppler-utils
-RUN_DEBS := fonts-noto-cjk
+TEST_DEBS := redis-server chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+RUN_DEBS := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
 .PHONY: run test bench deps test-deps clean
 

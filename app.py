@@ -5,6 +5,7 @@
     python app.py ingest {cases|sensors|devices|services|halls} FILE [--mapping M.toml]
     python app.py consume [--redis-url URL]      (the store's writer for Redis Stream feeds)
     python app.py users token NAME [--role ROLE] [--scope LEVEL:ID]...
+    python app.py brief --template daily|weekly|incident --scope city|LEVEL:ID --start ISO --end ISO --out F.pdf
 
 Every command takes --city DIR and --data-dir DIR (before or after the subcommand).
 """
@@ -151,6 +152,45 @@ def indicators_command(settings: Settings, args) -> int:
     return 0
 
 
+def brief_command(settings: Settings, args) -> int:
+    """`brief`: a frozen briefing pack (PDF, plus the HTML beside it), stored in table briefings."""
+    import duckdb
+
+    from briefings import BriefError, build_brief, freeze
+    from datasources.citypack import PackError, load_pack
+    from datasources.store import Store
+    from indicators.compute import IndicatorError, parse_time
+
+    try:
+        pack = load_pack(settings.city)
+    except PackError as exc:
+        print(f"city pack {settings.city} is invalid:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        store = Store(settings.db_path)
+    except duckdb.IOException as exc:
+        print(f"error: cannot open {settings.db_path} (is `serve` running on it?): {exc}", file=sys.stderr)
+        return 2
+    try:
+        start, end = parse_time(args.start, pack.timezone), parse_time(args.end, pack.timezone)
+        brief = build_brief(store, pack, args.scope, args.template, start, end, args.lang or pack.default_lang)
+        briefing_id, pdf = freeze(store, brief)
+    except (BriefError, IndicatorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf)
+    html_path = out.with_suffix(".html")
+    from briefings import render_html
+
+    html_path.write_text(render_html(brief.snapshot), encoding="utf-8")
+    print(json.dumps({"briefing_id": briefing_id, "pdf": str(out), "html": str(html_path), "bytes": len(pdf)}))
+    return 0
+
+
 def users_command(settings: Settings, args) -> int:
     """users add | list | token: console users (argon2 passwords) and API bearer tokens."""
     import duckdb
@@ -177,6 +217,11 @@ def users_command(settings: Settings, args) -> int:
             password = sys.stdin.readline().rstrip("\n")
             user = add_user(store, load_pack(settings.city), args.name, args.role, args.scope, password)
             print(f"user {user.name} ({user.role}{', ' + ', '.join(user.scopes) if user.scopes else ''}) saved")
+            return 0
+        if args.users_command == "revoke":
+            from security.tokens import revoke_token
+
+            print(f"revoked {revoke_token(store, args.name)} token(s) of {args.name}")
             return 0
         # token: a user's token carries the user's role and scopes; other holders are feed sources
         user = get_user(store, args.name)
@@ -242,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate_p.add_argument("--push-url", default=None, help="without Redis: a running console, e.g. http://127.0.0.1:8050")
     simulate_p.add_argument("--token", default=None, help="bearer token for --push-url (python app.py users token NAME)")
 
+    alerts_p = commands.add_parser("alerts", help="early-warning alerts")
+    _common(alerts_p, top=False)
+    alerts_commands = alerts_p.add_subparsers(dest="alerts_command", required=True)
+    for name, text in (("evaluate", "run every rule now (opens, updates and closes alerts)"), ("list", "open alerts")):
+        sub = alerts_commands.add_parser(name, help=text)
+        _common(sub, top=False)
+
     quarantine_p = commands.add_parser("quarantine", help="list or re-process quarantined records")
     _common(quarantine_p, top=False)
     quarantine_commands = quarantine_p.add_subparsers(dest="quarantine_command", required=True)
@@ -279,6 +331,15 @@ def build_parser() -> argparse.ArgumentParser:
     ind_explain.add_argument("--indicator", required=True)
     ind_explain.add_argument("--unit", required=True, help="unit id at --level")
 
+    brief_p = commands.add_parser("brief", help="a briefing pack (PDF + HTML beside it), frozen in the store")
+    _common(brief_p, top=False)
+    brief_p.add_argument("--template", required=True, choices=["daily", "weekly", "incident"])
+    brief_p.add_argument("--scope", default="city", help="city (default) or LEVEL:ID, e.g. district:110105")
+    brief_p.add_argument("--start", required=True, help="ISO date/datetime; without an offset in the city's zone")
+    brief_p.add_argument("--end", required=True, help="ISO date/datetime (exclusive; the as-of time)")
+    brief_p.add_argument("--out", required=True, type=Path, help="FILE.pdf (FILE.html is written beside it)")
+    brief_p.add_argument("--lang", choices=["zh", "en"], default=None, help="default: the city's language")
+
     users_p = commands.add_parser("users", help="users and API tokens")
     _common(users_p, top=False)
     users_commands = users_p.add_subparsers(dest="users_command", required=True)
@@ -291,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     list_p = users_commands.add_parser("list", help="users, roles and scopes (no password hashes)")
     _common(list_p, top=False)
+    revoke_p = users_commands.add_parser("revoke", help="revoke every live API token of a holder")
+    _common(revoke_p, top=False)
+    revoke_p.add_argument("name")
     token_p = users_commands.add_parser("token", help="issue a bearer token for the HTTP API (printed as the last line)")
     _common(token_p, top=False)
     token_p.add_argument("name", help="token holder: a user or a feed source")
@@ -347,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "users":
         return users_command(settings, args)
 
+    if args.command == "brief":
+        return brief_command(settings, args)
+
     if args.command == "indicators":
         return indicators_command(settings, args)
 
@@ -381,6 +448,25 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         print(json.dumps({"published": count}))
         return 0
+
+    if args.command == "alerts":
+        from alerts.engine import evaluate, open_alerts
+        from datasources.citypack import load_pack
+        from datasources.runtime import sync_pack
+        from datasources.store import Store
+        from security.scope import Scope
+
+        pack = load_pack(settings.city)
+        store = Store(settings.db_path)
+        try:
+            if args.alerts_command == "evaluate":
+                sync_pack(store, pack)
+                print(json.dumps(evaluate(store, pack, settings)))
+            for row in open_alerts(store, Scope.city()) if args.alerts_command == "list" else []:
+                print(json.dumps(row, default=str, ensure_ascii=False))
+            return 0
+        finally:
+            store.close()
 
     if args.command == "quarantine":
         from datasources import gateway

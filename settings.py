@@ -32,6 +32,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("history_days", "CITYBRAIN_HISTORY_DAYS", 35, "Days of simulated history written on first start of an empty store."),
     Setting("feed_amber_s", "CITYBRAIN_FEED_AMBER_S", 120, "A feed with no new record for this many seconds shows amber."),
     Setting("feed_red_s", "CITYBRAIN_FEED_RED_S", 600, "A feed with no new record for this many seconds shows red."),
+    Setting("case_feed_amber_s", "CITYBRAIN_CASE_FEED_AMBER_S", 1800, "The cases feed (irregular by nature) shows amber after this many seconds without a new case."),
+    Setting("case_feed_red_s", "CITYBRAIN_CASE_FEED_RED_S", 7200, "The cases feed shows red after this many seconds without a new case."),
+    Setting("alert_interval_s", "CITYBRAIN_ALERT_INTERVAL_S", 30, "Seconds between evaluations of the early-warning rules in `serve` (0 = off)."),
     Setting("poll_ms", "CITYBRAIN_POLL_MS", 2000, "How often an open console checks the data version (one light request)."),
     Setting("demo", "CITYBRAIN_DEMO", False, "Demo mode (`make run`): demo users per role printed at start; visitors not signed in see the read-only wall view."),
     Setting("session_hours", "CITYBRAIN_SESSION_HOURS", 12, "A console session expires this many hours after login."),
@@ -64,6 +67,9 @@ class Settings:
     history_days: int
     feed_amber_s: int
     feed_red_s: int
+    case_feed_amber_s: int
+    case_feed_red_s: int
+    alert_interval_s: int
     poll_ms: int
     demo: bool
     session_hours: int

@@ -10,7 +10,7 @@ import pydeck
 from flask import Flask, Response, abort, jsonify, request
 
 from api import open311, v1
-from datasources.health import feed_health
+from datasources.health import feed_health_for
 
 DECK_BUNDLE = Path(pydeck.__file__).parent / "nbextension" / "static" / "index.js"
 
@@ -40,7 +40,7 @@ def register_routes(server: Flask, runtime) -> None:
     @server.get("/healthz")
     def healthz():
         settings = runtime.settings
-        feeds = feed_health(runtime.store, settings.feed_amber_s, settings.feed_red_s)
+        feeds = feed_health_for(runtime.store, settings)
         states = {f["state"] for f in feeds.values()}
         status = "ok" if states <= {"ok"} else "degraded"
         body = {"status": status, "data_version": runtime.store.data_version, "city": runtime.pack.id, "feeds": feeds}

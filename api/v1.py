@@ -231,7 +231,29 @@ def openapi_document(pack) -> dict:
         },
         "servers": [{"url": "/"}],
         "paths": {
-            f"{PREFIX}/cases": push("cases", "Case", "Push case records"),
+            **_dispatch_openapi_paths(error),
+            f"{PREFIX}/cases": {**push("cases", "Case", "Push case records"), "get": {
+                "operationId": "list_cases",
+                "summary": "Cases in the caller's scope, newest first; reporter data masked unless revealed",
+                "tags": ["cases"],
+                "security": [{"bearerAuth": []}],
+                "parameters": [
+                    {"name": "unit", "in": "query", "schema": {"type": "string"}, "description": "LEVEL:ID"},
+                    {"name": "status", "in": "query", "schema": {"type": "string"},
+                     "description": "open, closed or a workflow status"},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "`next` of the previous page"},
+                    {"name": "reveal", "in": "query", "schema": {"type": "boolean"},
+                     "description": "show reporters' names and phones (commander, admin; audited; needs reason)"},
+                    {"name": "reason", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {"description": "`{\"rows\": [canonical case fields + unit.<level>], \"next\": cursor | null}`"},
+                    "400": error("Bad unit, status, limit or cursor"),
+                    "401": error("Missing, unknown or revoked bearer token"),
+                    "403": error("The token may not read, or may not reveal personal data"),
+                },
+            }},
             f"{PREFIX}/sensor-readings": push("sensor-readings", "SensorReading", "Push sensor readings"),
             f"{PREFIX}/service-transactions": push("service-transactions", "ServiceTransaction",
                                                    "Push service-hall transactions"),
@@ -349,6 +371,32 @@ def blueprint(runtime) -> Blueprint:
     for path, feed in PUSH_FEEDS.items():
         make_push(path, feed)
 
+    @bp.get("/cases")
+    def list_cases_route():
+        from security.cases import CaseQueryError, list_cases
+
+        token, denied = _bearer(runtime, push=False)
+        if denied is not None:
+            return denied
+        try:
+            scope = token_scope(runtime.pack, token)
+        except PermissionError as exc:
+            return _error(403, str(exc))
+        except (ValueError, KeyError) as exc:
+            return _error(403, f"the token's role and scopes do not grant a read scope: {exc}")
+        args = request.args
+        try:
+            limit = int(args.get("limit", "100"))
+            page = list_cases(runtime.store, runtime.pack, scope, actor=token.name, role=token.role,
+                              unit=args.get("unit", ""), status=args.get("status", ""), limit=limit,
+                              cursor=args.get("cursor", ""), reveal=args.get("reveal", "").lower() in ("1", "true"),
+                              reason=args.get("reason", ""), origin="api")
+        except PermissionError as exc:
+            return _error(403, str(exc))
+        except (CaseQueryError, ValueError) as exc:
+            return _error(400, str(exc))
+        return jsonify(page)
+
     @bp.get("/indicators")
     def indicators():
         token, denied = _bearer(runtime, push=False)
@@ -375,8 +423,197 @@ def blueprint(runtime) -> Blueprint:
             return _error(400, str(exc))
         return jsonify({"rows": rows, "next": None})
 
+    _dispatch_routes(bp, runtime)
+
     @bp.get("/openapi.json")
     def openapi():
         return jsonify(openapi_document(runtime.pack))
 
     return bp
+
+
+# ---------------------------------------------------------------------------- dispatch orders and audit (issue 6)
+
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+_DISPATCH_ACTIONS = ["acknowledge", "start", "progress", "resolve", "verify", "close", "return", "reassign", "extend",
+                     "approve_extension", "cancel"]
+_ORDER_SCHEMA = {
+    "type": "object",
+    "required": ["id", "version", "state", "tasks"],
+    "properties": {
+        "id": {"type": "string"},
+        "version": {"type": "integer", "description": "send as expected_version with the next action"},
+        "state": {"type": "string", "enum": ["issued", "acknowledged", "in_progress", "resolved", "verified", "closed",
+                                             "cancelled"]},
+        "title": {"type": "string"}, "priority": {"type": "integer", "minimum": 1, "maximum": 4},
+        "lead_department": {"type": "string"}, "assist_departments": {"type": "array", "items": {"type": "string"}},
+        "instructions": {"type": "string"}, "case_ids": {"type": "array", "items": {"type": "string"}},
+        "created_by": {"type": "string"}, "created_at": _TIME, "updated_at": _TIME, "due_at": _TIME,
+        "verified_at": _TIME, "closed_at": _TIME, "cancelled_at": _TIME,
+        "tasks": {"type": "array", "items": {
+            "type": "object", "required": ["department", "state", "due_at"],
+            "properties": {
+                "department": {"type": "string"}, "role": {"type": "string", "enum": ["lead", "assist"]},
+                "state": {"type": "string", "enum": ["issued", "acknowledged", "in_progress", "resolved", "returned",
+                                                     "reassigned", "cancelled"]},
+                "due_at": _TIME, "ack_due_at": _TIME, "acknowledged_at": _TIME, "resolved_at": _TIME,
+                "escalation_level": {"type": "integer", "description": "0 none, 1 department head, 2 commander"},
+                "escalated_at": _TIME, "requested_due_at": _TIME,
+            }}},
+        "events": {"type": "array", "items": {"type": "object"}, "description": "history (GET only)"},
+    },
+}
+
+
+def _dispatch_openapi_paths(error) -> dict:
+    order = {"content": {"application/json": {"schema": _ORDER_SCHEMA}}}
+    order_id = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    create_body = {"type": "object", "required": ["title", "case_ids"], "properties": {
+        "title": {"type": "string", "maxLength": 200},
+        "case_ids": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+        "lead_department": {"type": "string", "description": "default: the cases' categories' lead department"},
+        "assist_departments": {"type": "array", "items": {"type": "string"},
+                               "description": "default: the categories' assisting departments"},
+        "priority": {"type": "integer", "minimum": 1, "maximum": 4, "description": "1 most urgent; default 3"},
+        "instructions": {"type": "string"},
+        "due_at": {"type": "string", "format": "date-time",
+                   "description": "default: earliest of the categories' time limits and the priority's SLA"},
+        "command_id": {"type": "string", "description": "idempotency key: a repeat returns the first result"},
+    }}
+    action_body = {"type": "object", "required": ["action"], "properties": {
+        "action": {"type": "string", "enum": _DISPATCH_ACTIONS},
+        "department": {"type": "string", "description": "the task's department (default: the caller's, or the lead)"},
+        "note": {"type": "string"},
+        "expected_version": {"type": "integer", "description": "409 when the order moved past it"},
+        "command_id": {"type": "string", "description": "idempotency key: a repeat returns the first result"},
+        "to_department": {"type": "string", "description": "reassign: the new department"},
+        "due_at": {"type": "string", "format": "date-time", "description": "extend: the new deadline"},
+        "hours": {"type": "number", "description": "extend: hours added to the deadline"},
+    }}
+    denied = error("The role or scope may not (the reason says why)")
+    unauth = error("Missing, unknown or revoked bearer token")
+    return {
+        f"{PREFIX}/dispatch-orders": {"post": {
+            "operationId": "create_dispatch_order", "summary": "Create a joint dispatch order (commander, district leader)",
+            "tags": ["dispatch"], "security": [{"bearerAuth": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": create_body}}},
+            "responses": {"201": {"description": "Created (or the first result of a repeated command_id)", **order},
+                          "400": error("Bad body, unknown case or department"), "401": unauth, "403": denied},
+        }},
+        f"{PREFIX}/dispatch-orders/{{order_id}}": {"get": {
+            "operationId": "get_dispatch_order", "summary": "One dispatch order with its tasks and history",
+            "tags": ["dispatch"], "security": [{"bearerAuth": []}], "parameters": [order_id],
+            "responses": {"200": {"description": "The order", **order}, "401": unauth,
+                          "404": error("Unknown or outside the caller's scope")},
+        }},
+        f"{PREFIX}/dispatch-orders/{{order_id}}/actions": {"post": {
+            "operationId": "act_on_dispatch_order", "summary": "Apply one action to an order or one of its tasks",
+            "tags": ["dispatch"], "security": [{"bearerAuth": []}], "parameters": [order_id],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": action_body}}},
+            "responses": {"200": {"description": "The order after the action", **order},
+                          "400": error("Bad body"), "401": unauth, "403": denied,
+                          "404": error("Unknown or outside the caller's scope"),
+                          "409": error("expected_version is stale (the order changed)")},
+        }},
+        f"{PREFIX}/audit": {"get": {
+            "operationId": "audit", "summary": "Audit trail (commands, reads of personal data, logins); admin, commander",
+            "tags": ["audit"], "security": [{"bearerAuth": []}],
+            "parameters": [
+                {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"},
+                 "description": "ISO 8601; without an offset the city's time zone"},
+                {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "`next` of the previous page"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}},
+            ],
+            "responses": {"200": {"description": "`{\"rows\": [audit rows], \"next\": cursor | null}`",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object", "required": ["rows", "next"],
+                                      "properties": {"rows": {"type": "array", "items": {"type": "object"}},
+                                                     "next": {"type": ["string", "null"]}}}}}},
+                          "400": error("Bad since, cursor or limit"), "401": unauth,
+                          "403": error("Only admin and commander read the audit trail")},
+        }},
+    }
+
+
+def _dispatch_routes(bp: Blueprint, runtime) -> None:
+    from dispatch import service
+    from dispatch.states import Actor
+
+    def caller():
+        token, denied = _bearer(runtime, push=False)
+        if denied is not None:
+            return None, None, denied
+        try:
+            scope = token_scope(runtime.pack, token)
+        except PermissionError as exc:
+            return None, None, _error(403, str(exc))
+        except (ValueError, KeyError) as exc:
+            return None, None, _error(403, f"the token's role and scopes do not grant a scope: {exc}")
+        return token, Actor.from_scope(token.name, token.role, scope), None
+
+    def json_object() -> dict:
+        raw = _read_body()
+        if len(raw) > MAX_BYTES:
+            raise BadBody(413, f"body larger than {MAX_BYTES} bytes")
+        try:
+            data = json.loads(raw or b"null")
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise BadBody(400, f"body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise BadBody(400, "expected a JSON object")
+        return data
+
+    def run(fn):
+        try:
+            status, result = fn()
+        except BadBody as exc:
+            return _error(exc.status, exc.reason)
+        except service.DispatchError as exc:
+            return _error(exc.status, exc.reason)
+        except Exception:
+            log.exception("dispatch command failed")
+            return _error(500, "internal error (logged)")
+        return jsonify(result), status
+
+    @bp.post("/dispatch-orders")
+    def create_dispatch_order():
+        _, actor, denied = caller()
+        if denied is not None:
+            return denied
+        return run(lambda: service.create_order(runtime.store, runtime.pack, actor, json_object(), origin="api"))
+
+    @bp.get("/dispatch-orders/<order_id>")
+    def get_dispatch_order(order_id):
+        _, actor, denied = caller()
+        if denied is not None:
+            return denied
+        return run(lambda: (200, service.get_order(runtime.store, service.actor_scope(actor), order_id)))
+
+    @bp.post("/dispatch-orders/<order_id>/actions")
+    def act_on_dispatch_order(order_id):
+        _, actor, denied = caller()
+        if denied is not None:
+            return denied
+        return run(lambda: service.apply_action(runtime.store, runtime.pack, actor, order_id, json_object(),
+                                                origin="api"))
+
+    @bp.get("/audit")
+    def audit_trail():
+        from indicators.compute import IndicatorError, parse_time
+
+        token, denied = _bearer(runtime, push=False)
+        if denied is not None:
+            return denied
+        if token.role not in ("admin", "commander"):
+            return _error(403, f"role {token.role!r} may not read the audit trail (admin, commander only)")
+        args = request.args
+        try:
+            since = parse_time(args.get("since") or "1970-01-01T00:00:00+00:00", runtime.pack.timezone)
+            after = int(args.get("cursor") or 0)
+            limit = int(args.get("limit") or 1000)
+            if not 1 <= limit <= 5000:
+                raise ValueError("limit must be 1..5000")
+        except (IndicatorError, ValueError) as exc:
+            return _error(400, str(exc))
+        rows = service.audit_rows(runtime.store, since, after, limit)
+        return jsonify({"rows": rows, "next": str(rows[-1]["audit_id"]) if len(rows) == limit else None})

@@ -6,7 +6,7 @@ from dash import Input, Output, State, callback, html, no_update
 import i18n
 from api.auth import principal
 from callbacks.context import lang_from, runtime
-from datasources.health import feed_health
+from datasources.health import feed_health_for
 from layouts.shell import ShellIds
 
 
@@ -50,7 +50,7 @@ def render_feed_badges(_tick, search):
     """Every feed's newest record time, turning amber/red when it stalls (runs every tick: age grows)."""
     lang = lang_from(search)
     rt = runtime()
-    health = feed_health(rt.store, rt.settings.feed_amber_s, rt.settings.feed_red_s)
+    health = feed_health_for(rt.store, rt.settings)
     return build_badges(health, lang, rt.pack.timezone), i18n.t("data.version", lang, version=rt.store.data_version)
 
 

@@ -10,7 +10,19 @@ from security.scope import Scope
 FEEDS_SHOWN = ("cases", "sensors", "services")
 
 
-def feed_health(store: Store, amber_s: float, red_s: float, now: dt.datetime | None = None) -> dict[str, dict]:
+def feed_health_for(store: Store, settings, now: dt.datetime | None = None) -> dict[str, dict]:
+    """feed_health with the configured thresholds: cases may be quiet longer than sensors.
+
+    Sensors and service halls report every minute, so a few minutes of silence means a stall;
+    citizens' cases arrive irregularly (a quiet night is not an outage), so their feed has its own,
+    longer thresholds.
+    """
+    return feed_health(store, settings.feed_amber_s, settings.feed_red_s, now=now,
+                       per_feed={"cases": (settings.case_feed_amber_s, settings.case_feed_red_s)})
+
+
+def feed_health(store: Store, amber_s: float, red_s: float, now: dt.datetime | None = None,
+                per_feed: dict[str, tuple[float, float]] | None = None) -> dict[str, dict]:
     """Per feed: last_record_at, last_commit_at, totals, age_s (since the newest record) and state.
 
     State is judged on the newest record time: a feed that keeps committing old records is still
@@ -24,7 +36,8 @@ def feed_health(store: Store, amber_s: float, red_s: float, now: dt.datetime | N
         row = rows.get(feed, {})
         last = row.get("last_record_at")
         age = None if last is None else max(0.0, (now - last).total_seconds())
-        state = "red" if age is None or age >= red_s else "amber" if age >= amber_s else "ok"
+        amber, red = (per_feed or {}).get(feed, (amber_s, red_s))
+        state = "red" if age is None or age >= red else "amber" if age >= amber else "ok"
         out[feed] = {
             "last_record_at": None if last is None else last.isoformat() + "Z",
             "last_commit_at": None if row.get("last_commit_at") is None else row["last_commit_at"].isoformat() + "Z",

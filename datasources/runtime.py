@@ -115,4 +115,25 @@ def open_runtime(settings: Settings, *, simulate: bool | None = None, start_thre
             )
             thread.start()
             runtime.threads.append(thread)
+    if start_threads and settings.alert_interval_s > 0:
+        thread = threading.Thread(target=_run_alerts, args=(runtime,), name="alerts", daemon=True)
+        thread.start()
+        runtime.threads.append(thread)
     return runtime
+
+
+def _run_alerts(runtime: Runtime) -> None:
+    """Every alert_interval_s: escalate late dispatch tasks, evaluate the early-warning rules.
+
+    Failures are logged, never allowed to take the server down.
+    """
+    from alerts.engine import evaluate
+    from dispatch.service import escalate_due
+
+    while not runtime.stop.wait(runtime.settings.alert_interval_s):
+        for name, job in (("escalation", lambda: escalate_due(runtime.store, runtime.pack)),
+                          ("alert evaluation", lambda: evaluate(runtime.store, runtime.pack, runtime.settings))):
+            try:
+                job()
+            except Exception:
+                log.exception("%s failed", name)

@@ -189,6 +189,15 @@ class Store:
             cur.execute(sql, params or [])
             return cur.fetchall()
 
+    @contextmanager
+    def write_transaction(self):
+        """A cursor in one write transaction under the writer lock: several statements on
+        administrative tables (not feeds), all or nothing (an exception rolls back). The data
+        version is not bumped. Do not call `apply` inside it (the lock is not re-entrant).
+        """
+        with self._transaction() as cur:
+            yield cur
+
     def apply(
         self,
         feed: str,

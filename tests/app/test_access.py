@@ -21,7 +21,7 @@ ROLES = {
     "wall": ("wall", []),
     "admin": ("admin", []),
 }
-PHONE = re.compile(r"1[3-8]\d{9}")
+PHONE = re.compile(r"(?<!\d)1[3-8]\d{9}(?!\d)")  # a mainland mobile number, not part of a longer number
 
 
 @pytest.fixture(scope="module")

@@ -310,6 +310,7 @@ def test_openapi_describes_every_api_v1_route(api):
             assert operation["responses"]
             if method == "POST":
                 assert operation["security"] == [{"bearerAuth": []}]
+            if method == "POST" and "push" in operation.get("tags", []):  # feed pushes take arrays of records
                 assert operation["requestBody"]["content"]["application/json"]["schema"]["type"] == "array"
     # every $ref resolves
     refs = re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(document))

@@ -12,7 +12,12 @@ SQL_FILES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
 PARAMS = {"level_index": 1, "parent": "", "as_of": __import__("datetime").datetime(2030, 1, 1), "ids": ["x"],
           "token_hash": "x", "holder": "x", "codes": [], "start": None, "end": None, "closed": None, "limit": 10,
           "feed": "cases", "reason_like": "",
-          "city_id": "beijing", "by_department": False, "unit_id": "x", "user_name": "x"}
+          "city_id": "beijing", "by_department": False, "unit_id": "x", "user_name": "x",
+          "bucket_s": 3600, "briefing_id": 1,  # briefings
+          "unit_level": 0, "status": "", "after_reported": None, "after_id": "",
+          "silent_minutes": 15,
+          "order_id": "x", "command_id": "x", "since": __import__("datetime").datetime(2020, 1, 1),
+          "after_audit_id": 0}  # dispatch
 
 
 @pytest.mark.parametrize("name", SQL_FILES)
