@@ -98,3 +98,21 @@ def test_header_shows_live_feeds_and_the_version_moves(page, served_console):
         time.sleep(0.5)
     assert int(client.get("citybrain:data_version")) > first
     page.wait_for_function(f"() => document.querySelector('#as-of').innerText !== {shown!r}", timeout=10000)
+
+
+def test_a_district_leader_signs_in_and_sees_only_their_district(page, served_console):
+    log = served_console["log"].read_text()
+    password = re.search(r"^\s+leader\s+district_leader\s+(\S+)$", log, re.M).group(1)
+    page.goto(served_console["url"] + "/login?lang=zh")
+    page.fill("input[name=name]", "leader")
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#map-container[data-deck-ready='1'] canvas", timeout=30000)
+    page.wait_for_selector("#ranking li", timeout=15000)
+    units = [li.get_attribute("data-unit") for li in page.locator("#ranking li").all()]
+    assert units == ["110101"]  # the demo leader's district (the pack's first)
+    assert "leader" in page.locator("#user-link").inner_text()
+    page.goto(served_console["url"] + "/unit/district/110105?lang=zh")  # another district, typed by hand
+    page.wait_for_selector("#unit-title:has-text('未找到该单元')", timeout=15000)
+    assert page.locator("#scorecard .kpi").count() == 0
+    assert page.citybrain_errors == []
