@@ -343,7 +343,7 @@ def build_brief(store, pack, scope: str, template: str, start: dt.datetime, end:
             n, uid = max(counts, key=lambda c: (c[0], [-ord(ch) for ch in c[1]]))
             if n > 0:
                 top_overdue = {"unit": _unit_name(pack, child_level, uid, lang), "n": int(n),
-                               "level": ranking["level"]}
+                               "level": ranking["level"] if lang == "zh" else ranking["level"].lower()}
 
     # overdue open cases and silent devices, located at the children's level
     place_index = place_level.index if place_level is not None else 0

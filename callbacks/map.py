@@ -5,6 +5,7 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 
 import i18n
 from callbacks.context import current_scope, lang_from, runtime
+from indicators.drill import default_window, unit_rates
 from indicators.overview import unit_ranking, unit_scorecard
 from layouts.components.deckmap import MapIds, build_legend, build_map_spec
 from layouts.components.page import PageIds
@@ -107,7 +108,10 @@ def render_unit_header(_version, context, search):
     if info is None or card is None:
         return [], i18n.t("unit.not_found", lang), []
     name = "name_zh" if lang == "zh" else "name_en"
-    return build_breadcrumbs(rt.pack, level_id, unit_id, lang), card[name], build_scorecard(card, lang)
+    start, end = default_window()
+    rates = unit_rates(rt.store, rt.pack, current_scope(), level_id, unit_id, start, end)
+    return (build_breadcrumbs(rt.pack, level_id, unit_id, lang), card[name],
+            build_scorecard(card, lang) + build_rate_cards(rates, level_id, unit_id, start, end, lang))
 
 
 def build_breadcrumbs(pack, level_id: str, unit_id: str, lang: str) -> list:
@@ -120,6 +124,35 @@ def build_breadcrumbs(pack, level_id: str, unit_id: str, lang: str) -> list:
         crumbs += [html.Span("›", className="sep"), dcc.Link(info[name], href=_unit_link(ancestor_level.id, ancestor, lang))]
     crumbs += [html.Span("›", className="sep"), html.Span(pack.units_by_id[(level_id, unit_id)][name], className="current")]
     return crumbs
+
+
+def build_rate_cards(rates: list[dict], level_id: str, unit_id: str, start, end, lang: str) -> list:
+    """The unit's indicators over the last 30 days; a drillable one links to the cases behind it."""
+    from callbacks.drill import drill_href
+
+    cards = []
+    for row in rates:
+        value = row["value"]
+        shown = "–" if value is None else (f"{value * 100:.1f}%" if row["is_ratio"] else i18n.number(value, lang, 1 if value % 1 else 0))
+        body = [html.Div(f"{row['name_zh'] if lang == 'zh' else row['name_en']} · {i18n.t('unit.window', lang)}",
+                         className="kpi-label"),
+                html.Div(shown, className="kpi-value")]
+        if row["is_ratio"] and row["denominator"] is not None:
+            body.append(html.Div(className="kpi-parts", children=[
+                dcc.Link(i18n.number(row["numerator"], lang), className="part-link",
+                         href=drill_href(level_id, unit_id, row["indicator"], "numerator", start, end, lang)),
+                " / ",
+                dcc.Link(i18n.number(row["denominator"], lang), className="part-link",
+                         href=drill_href(level_id, unit_id, row["indicator"], "denominator", start, end, lang)),
+            ]))
+        # status colours only where the catalog's thresholds mean something for any unit size: rates
+        status = row["status"] if row["is_ratio"] else None
+        card = html.Div(className=f"kpi rate status-{status or 'none'}", **{"data-metric": row["indicator"]}, children=body)
+        if row["drillable"]:
+            card = dcc.Link(card, href=drill_href(level_id, unit_id, row["indicator"], "numerator", start, end, lang),
+                            className="kpi-link")
+        cards.append(card)
+    return cards
 
 
 def build_scorecard(card: dict, lang: str) -> list:

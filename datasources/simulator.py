@@ -312,7 +312,9 @@ class Simulator:
         for row in open_cases:
             limit = self.limits.get(row["category"], 24)
             planned = row["reported_at"] + dt.timedelta(hours=float(limit * 0.5 * math.exp(self.rng.normal(0, 1.0))))
-            heapq.heappush(self.closures, (max(planned, now), row["case_id"]))
+            if planned <= now:  # its handling was due while we were down: it is late now, close it later
+                planned = now + dt.timedelta(hours=float(self.rng.exponential(6)))
+            heapq.heappush(self.closures, (planned, row["case_id"]))
         self.serial = len(open_cases) + int(self.rng.integers(10**5, 10**6))
         self.last_step = self.transactions_until = now
 

@@ -43,6 +43,9 @@ def secured(tmp_path_factory):
     rejected = pd.DataFrame({"case_id": ["x1"], "reported_at": ["2026-01-01T08:00"], "category": ["made_up"],
                              "reporter_phone": ["13812345678"], "lat": [39.95], "lon": [116.5]})
     ingest_frame(runtime.store, runtime.pack, "cases", rejected)
+    for district in (INSIDE, OUTSIDE):
+        CASE_IDS[district] = runtime.store.cursor().execute(
+            "select case_id from cases where unit_ids[1] = ? order by case_id limit 1", [district]).fetchall()[0][0]
     app = create_app(runtime)
     yield app, runtime
     runtime.close()
@@ -160,6 +163,8 @@ SAMPLES = {
     ("tick", "n_intervals"): 3,
     ("_pages_location", "pathname"): f"/unit/district/{OUTSIDE}",
     ("_pages_location", "search"): "?lang=zh",
+    ("drill-grid", "cellClicked"): {"colId": "case_id", "value": "SIM-1"},
+    ("drill-export", "n_clicks"): 1,
 }
 CONTEXTS = {
     "overview": {"level_index": 1, "parent": None, "unit": None, "lang": "zh"},
@@ -175,6 +180,10 @@ CALLBACK_RULES = {
     "breadcrumbs": "scoped: one unit",
     "feeds-title": "feed metadata; quarantine for city-wide scopes",
     "_pages_content": "page shells (no data: their callbacks are scoped)",
+    "drill-crumbs": "scoped: the cases behind a unit's indicator (lineage)",
+    "drill-grid": "CSV export of the grid already shown (client-side)",
+    "nav": "navigation target only",
+    "case-body": "scoped: one case, masked",
 }
 URL_RULES = {
     "/login": "public", "/logout": "public", "/healthz": "public (metadata)", "/vendor/deckgl.js": "public code",
@@ -194,6 +203,9 @@ def version_poll_spec(app):
     return next(spec for key, spec in server_callbacks(app) if key.startswith("data-version"))
 
 
+DRILL = {"indicator": "cases_reported", "part": "numerator", "start": "2020-01-01", "end": "2030-01-01", "lang": "zh"}
+
+
 def callback_payload(spec, context):
     outputs = spec["output"].strip(".").split("...") if "..." in spec["output"] else [spec["output"]]
     out = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in outputs]
@@ -202,6 +214,11 @@ def callback_payload(spec, context):
         key = (item["id"], item["property"])
         if key == ("page-context", "data"):
             return context
+        if key == ("drill-context", "data"):  # the same place as the page context, drilled
+            unit = (context.get("unit") or ["district", INSIDE])
+            return {**DRILL, "level": unit[0], "unit_id": unit[1]}
+        if key == ("case-context", "data"):
+            return {"case_id": CASE_IDS.get(context.get("parent") or INSIDE), "lang": "zh"}
         assert key in SAMPLES, f"add a sample value for {key} to SAMPLES in tests/app/test_access.py"
         return SAMPLES[key]
 
@@ -221,6 +238,9 @@ def test_every_read_path_has_a_rule(secured):
     for rule in app.server.url_map.iter_rules():
         assert any(str(rule).startswith(prefix) or str(rule) == prefix for prefix in URL_RULES), \
             f"route {rule} has no access rule in URL_RULES"
+
+
+CASE_IDS: dict[str, str] = {}
 
 
 def run_all_callbacks(app, client, context):
@@ -261,6 +281,12 @@ def test_role_by_scope_by_callback(secured, user, where):
         assert got == {u: n for u, n in expected if u}
     if user in ("commander", "admin", "briefing", "wall") and where == "overview":
         assert len(units["map-spec"]["data"]["values"]) == 16
+    drilled = json.loads(bodies["drill-crumbs"])["response"]["drill-grid"]["rowData"]
+    case = bodies["case-body"]
+    if user == "leader" and where == "outside":
+        assert drilled == [] and "未找到该案件" in json.loads(case)["response"]["case-body"]["children"]["props"]["children"]
+    if user in ("commander", "admin", "briefing", "wall") and where != "overview":
+        assert drilled and CASE_IDS[CONTEXTS[where]["parent"]] in case
     quarantine = json.dumps(json.loads(bodies["feeds-title"])["response"]["quarantine-table"], ensure_ascii=False)
     if user in ("commander", "admin", "briefing", "wall"):
         assert "unknown category made_up" in quarantine

@@ -116,3 +116,31 @@ def test_a_district_leader_signs_in_and_sees_only_their_district(page, served_co
     page.wait_for_selector("#unit-title:has-text('未找到该单元')", timeout=15000)
     assert page.locator("#scorecard .kpi").count() == 0
     assert page.citybrain_errors == []
+
+
+def test_journey_map_to_district_to_rate_to_cases_to_one_case_and_back(page, served_console):
+    open_map(page, served_console["url"] + "/?lang=zh")
+    x, y = page.evaluate(
+        """() => { const c = document.getElementById('map-container'); const v = c.__deck.getViewports()[0];
+                   const [px, py] = v.project([116.52, 39.95]); const r = c.getBoundingClientRect();
+                   return [r.left + px, r.top + py]; }""")
+    page.mouse.click(x, y)
+    page.wait_for_selector("#unit-title:has-text('朝阳区')", timeout=15000)
+    rate = page.locator(".kpi-link:has(.kpi[data-metric='cases_reported'])")
+    rate.wait_for(timeout=15000)
+    reported = int(rate.locator(".kpi-value").inner_text().replace(",", ""))
+    rate.click()
+    page.wait_for_url(re.compile(r"/unit/district/110105/cases\?indicator=cases_reported"), timeout=15000)
+    page.wait_for_selector(".ag-row", timeout=20000)
+    assert f"{reported} 件" in page.locator("#drill-title").inner_text().replace(",", "")
+    first_id = page.locator(".ag-row .ag-cell[col-id='case_id']").first.inner_text()
+    page.locator(".ag-row .ag-cell[col-id='case_id']").first.click()
+    page.wait_for_url(re.compile(r"/case/"), timeout=15000)
+    page.wait_for_selector(f"#case-title:has-text('{first_id}')", timeout=15000)
+    assert page.locator("#case-timeline li").count() >= 1
+    page.go_back()
+    page.wait_for_function("() => location.pathname.endsWith('/cases')", timeout=15000)
+    page.go_back()
+    page.wait_for_function("() => location.pathname === '/unit/district/110105'", timeout=15000)
+    page.wait_for_selector("#unit-title:has-text('朝阳区')", timeout=15000)
+    assert page.citybrain_external == [] and page.citybrain_errors == []

@@ -15,7 +15,7 @@ PARAMS = {"level_index": 1, "parent": "", "as_of": __import__("datetime").dateti
           "city_id": "beijing", "by_department": False, "unit_id": "x", "user_name": "x",
           "bucket_s": 3600, "briefing_id": 1,  # briefings
           "unit_level": 0, "status": "", "after_reported": None, "after_id": "",
-          "silent_minutes": 15,
+          "silent_minutes": 15, "case_id": "x",
           "order_id": "x", "command_id": "x", "since": __import__("datetime").datetime(2020, 1, 1),
           "after_audit_id": 0}  # dispatch
 
