@@ -109,7 +109,8 @@ def build_case(case: dict, pack, lang: str) -> list:
                       dcc.Link(info["name_zh" if lang == "zh" else "name_en"], href=f"/unit/{level.id}/{unit}?lang={lang}")]
     facts = [
         ("category_name", category), ("status", i18n.t(f"status.{case['status']}", lang)), ("priority", case["priority"]),
-        ("department", case["department"]), ("reported_at", _time(case["reported_at"], tz, lang)),
+        ("department", pack.departments.set_index("department_id")["name_zh" if lang == "zh" else "name_en"]
+         .get(case["department"], case["department"])), ("reported_at", _time(case["reported_at"], tz, lang)),
         ("due_at", _time(case["due_at"], tz, lang)), ("closed_at", _time(case["closed_at"], tz, lang) or "–"),
         ("address", case["address"] or "–"), ("reporter", f"{case['reporter_name'] or '–'} {case['reporter_phone'] or ''}"),
     ]

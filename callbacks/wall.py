@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from dash import ClientsideFunction, Input, Output, callback, clientside_callback, html
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, html, no_update
 
 import i18n
 from callbacks.context import current_scope, lang_from, runtime
@@ -19,6 +19,18 @@ clientside_callback(
     Output(WallIds.HEARTBEAT_SEEN, "data"),
     Input(WallIds.HEARTBEAT, "data"),
 )
+
+
+@callback(
+    Output(ShellIds.VERSION, "data", allow_duplicate=True),
+    Input(WallIds.VERSION_TICK, "n_intervals"),
+    State(ShellIds.VERSION, "data"),
+    prevent_initial_call=True,
+)
+def poll_version_fast(_tick, known):
+    """The shell's light version check, more often on the wall (a new case shows within 2 s)."""
+    version = runtime().store.data_version
+    return version if version != known else no_update
 
 
 @callback(

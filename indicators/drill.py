@@ -47,9 +47,11 @@ def cases_behind(store: Store, pack: CityPack, scope: Scope, indicator: str, par
         return []
     rows = gateway.query_rows(store, "cases_by_ids", scope, ids=ids)
     categories = pack.categories.set_index("category_id")
+    departments = pack.departments.set_index("department_id")
     name = "name_zh" if lang == "zh" else "name_en"
     for row in rows:
         row["category_name"] = categories[name].get(row["category"], row["category"])
+        row["department"] = departments[name].get(row["department"], row["department"])
         row["unit_ids"] = list(row["unit_ids"] or [])
         overdue = row["due_at"] is not None and (row["closed_at"] or end) > row["due_at"]
         row["overdue"] = bool(overdue)

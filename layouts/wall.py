@@ -17,6 +17,16 @@ from layouts.components.wall import WallIds
 dash.register_page(__name__, path="/wall", title="CityBrain · 大屏")
 
 
+def _version_poll_ms() -> int:
+    """A wall must show a new case within 2 s: check the version 4x per shell poll (>= 250 ms)."""
+    try:
+        from flask import current_app
+
+        return max(250, int(current_app.extensions["citybrain"].settings.poll_ms) // 4)
+    except (RuntimeError, KeyError):
+        return 500
+
+
 def _bounds() -> list[float] | None:
     """The first level's bounds, so the browser can fit the districts to the wall's own map size."""
     try:
@@ -37,6 +47,7 @@ def layout(lang: str | None = None, **_):
         children=[
             dcc.Store(id=PageIds.CONTEXT, data=page_context(level_index=1, parent=None, unit=None, lang=lang)),
             html.Div(hidden=True, className="wall-unused", children=[html.H2(id=PageIds.RANKING_TITLE), html.Ol(id=PageIds.RANKING)]),
+            dcc.Interval(id=WallIds.VERSION_TICK, interval=_version_poll_ms()),
             dcc.Store(id=WallIds.HEARTBEAT),
             dcc.Store(id=WallIds.HEARTBEAT_SEEN),
             html.Header(

@@ -19,3 +19,4 @@ class WallIds(StrEnum):
     HEARTBEAT = "wall-heartbeat"        # {at_ms, poll_ms, offline_text} from the server every tick
     HEARTBEAT_SEEN = "wall-heartbeat-seen"
     OFFLINE = "wall-offline"
+    VERSION_TICK = "wall-version-tick"  # the wall checks the data version more often than the shell

@@ -128,11 +128,11 @@ def test_wall_says_so_when_the_server_is_lost(browser, served_console):
     try:
         open_wall(page, served_console["url"] + "/wall")
         assert page.locator("#wall-offline").get_attribute("data-state") == "online"
-        page.route("**/_dash-update-component", lambda route: route.abort())
+        page.route(re.compile(r"/_dash-update-component"), lambda route: route.abort())
         page.wait_for_selector("#wall-offline[data-state='offline']", timeout=12000)  # 3 poll intervals + slack
         assert "失去连接" in page.locator("#wall-offline").inner_text()
         assert page.locator("#wall-offline").is_visible()
-        page.unroute("**/_dash-update-component")
+        page.unroute(re.compile(r"/_dash-update-component"))
         page.wait_for_selector("#wall-offline[data-state='online']", timeout=12000)
     finally:
         page.context.close()
