@@ -287,6 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
     simulate_p.add_argument("--push-url", default=None, help="without Redis: a running console, e.g. http://127.0.0.1:8050")
     simulate_p.add_argument("--token", default=None, help="bearer token for --push-url (python app.py users token NAME)")
 
+    schedules_p = commands.add_parser("schedules", help="scheduled briefing packs (run by the writer: `serve`)")
+    _common(schedules_p, top=False)
+    schedules_commands = schedules_p.add_subparsers(dest="schedules_command", required=True)
+    sched_add = schedules_commands.add_parser("add", help="add or replace a schedule")
+    _common(sched_add, top=False)
+    sched_add.add_argument("name")
+    sched_add.add_argument("--cron", required=True, help='"minute hour day month weekday" in the city\'s zone, e.g. "30 7 * * *"')
+    sched_add.add_argument("--template", required=True, choices=["daily", "weekly", "incident"])
+    sched_add.add_argument("--scope", default="city", help="city or LEVEL:ID")
+    sched_add.add_argument("--lang", default=None, choices=["zh", "en"])
+    sched_add.add_argument("--window-hours", type=float, default=24.0, help="the period each pack covers, ending at its run")
+    for name, text in (("list", "schedules"), ("run", "run every due (and missed) run now")):
+        sub = schedules_commands.add_parser(name, help=text)
+        _common(sub, top=False)
+
     alerts_p = commands.add_parser("alerts", help="early-warning alerts")
     _common(alerts_p, top=False)
     alerts_commands = alerts_p.add_subparsers(dest="alerts_command", required=True)
@@ -448,6 +463,29 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         print(json.dumps({"published": count}))
         return 0
+
+    if args.command == "schedules":
+        from briefings.schedule import add_schedule, list_schedules, run_due
+        from datasources.citypack import load_pack
+        from datasources.store import Store
+
+        pack = load_pack(settings.city)
+        store = Store(settings.db_path)
+        try:
+            if args.schedules_command == "add":
+                add_schedule(store, pack, args.name, args.cron, args.template, args.scope, args.lang or pack.default_lang,
+                             args.window_hours)
+            elif args.schedules_command == "run":
+                for name, at, briefing_id in run_due(store, pack):
+                    print(json.dumps({"schedule": name, "scheduled_at": at.isoformat() + "Z", "briefing_id": briefing_id}))
+            for row in list_schedules(store) if args.schedules_command != "run" else []:
+                print(json.dumps(row, default=str, ensure_ascii=False))
+            return 0
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            store.close()
 
     if args.command == "alerts":
         from alerts.engine import evaluate, open_alerts

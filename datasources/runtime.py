@@ -123,17 +123,22 @@ def open_runtime(settings: Settings, *, simulate: bool | None = None, start_thre
 
 
 def _run_alerts(runtime: Runtime) -> None:
-    """Every alert_interval_s: escalate late dispatch tasks, evaluate the early-warning rules.
+    """At start and every alert_interval_s: scheduled briefings, dispatch escalation, early warning.
 
     Failures are logged, never allowed to take the server down.
     """
     from alerts.engine import evaluate
+    from briefings.schedule import run_due
     from dispatch.service import escalate_due
 
-    while not runtime.stop.wait(runtime.settings.alert_interval_s):
-        for name, job in (("escalation", lambda: escalate_due(runtime.store, runtime.pack)),
-                          ("alert evaluation", lambda: evaluate(runtime.store, runtime.pack, runtime.settings))):
+    jobs = (("scheduled briefings", lambda: run_due(runtime.store, runtime.pack)),  # first: catch up after downtime
+            ("escalation", lambda: escalate_due(runtime.store, runtime.pack)),
+            ("alert evaluation", lambda: evaluate(runtime.store, runtime.pack, runtime.settings)))
+    while True:
+        for name, job in jobs:
             try:
                 job()
             except Exception:
                 log.exception("%s failed", name)
+        if runtime.stop.wait(runtime.settings.alert_interval_s):
+            return
