@@ -29,6 +29,24 @@ def register_routes(server: Flask, runtime) -> None:
     server.register_blueprint(v1.blueprint(runtime))  # /api/v1: push API, OpenAPI
     server.register_blueprint(open311.blueprint(runtime))  # /open311/v2: GeoReport v2
 
+    @server.get("/briefings/<int:briefing_id>.<kind>")
+    def briefing_file(briefing_id: int, kind: str):
+        """A frozen briefing's PDF or HTML, for callers whose scope covers the briefing's scope."""
+        from api.auth import principal
+        from briefings import load_briefing
+        from briefings.access import may_brief
+        from security.users import scope_for
+
+        who = principal()
+        row = load_briefing(runtime.store, briefing_id) if kind in ("pdf", "html") else None
+        if who is None or row is None or not may_brief(runtime.pack, who.role, scope_for(runtime.pack, who.role, who.scopes),
+                                                       row["scope"]):
+            abort(404)
+        if kind == "pdf":
+            return Response(row["pdf"], content_type="application/pdf",
+                            headers={"Content-Disposition": f'inline; filename="briefing-{briefing_id}.pdf"'})
+        return Response(row["html"], content_type="text/html; charset=utf-8")
+
     # Unknown API paths answer JSON 404, not the console's HTML page (Dash's catch-all route).
     @server.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     @server.route("/open311/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

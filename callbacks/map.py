@@ -110,7 +110,9 @@ def render_unit_header(_version, context, search):
     name = "name_zh" if lang == "zh" else "name_en"
     start, end = default_window()
     rates = unit_rates(rt.store, rt.pack, current_scope(), level_id, unit_id, start, end)
-    return (build_breadcrumbs(rt.pack, level_id, unit_id, lang), card[name],
+    brief_this = dcc.Link(i18n.t("nav.brief_this", lang), className="brief-this",
+                          href=f"/briefings?scope={level_id}:{unit_id}&lang={lang}")
+    return (build_breadcrumbs(rt.pack, level_id, unit_id, lang) + [brief_this], card[name],
             build_scorecard(card, lang) + build_rate_cards(rates, level_id, unit_id, start, end, lang))
 
 

@@ -165,6 +165,12 @@ SAMPLES = {
     ("_pages_location", "search"): "?lang=zh",
     ("drill-grid", "cellClicked"): {"colId": "case_id", "value": "SIM-1"},
     ("drill-export", "n_clicks"): 1,
+    ("brief-context", "data"): {"scope": f"district:{OUTSIDE}", "template": "daily", "lang": "zh"},
+    ("brief-generate", "n_clicks"): 1,
+    ("brief-template", "value"): "daily",
+    ("brief-scope", "value"): f"district:{OUTSIDE}",
+    ("brief-period", "start_date"): "2026-01-01",
+    ("brief-period", "end_date"): "2026-01-02",
 }
 CONTEXTS = {
     "overview": {"level_index": 1, "parent": None, "unit": None, "lang": "zh"},
@@ -184,8 +190,11 @@ CALLBACK_RULES = {
     "drill-grid": "CSV export of the grid already shown (client-side)",
     "nav": "navigation target only",
     "case-body": "scoped: one case, masked",
+    "brief-title": "briefing scopes and archive filtered by briefings.access.may_brief",
+    "brief-result": "generate: refused outside the caller's scope",
 }
 URL_RULES = {
+    "/briefings/<int:briefing_id>.<kind>": "login; the briefing's scope must lie in the caller's",
     "/login": "public", "/logout": "public", "/healthz": "public (metadata)", "/vendor/deckgl.js": "public code",
     "/geo/<level_id>.geojson": "login (public boundaries)", "/api/": "bearer token", "/open311/": "public channel",
     "/_dash": "login", "/assets/": "public", "/": "login", "/static/": "public code", "/<path:path>": "login",
@@ -287,6 +296,15 @@ def test_role_by_scope_by_callback(secured, user, where):
         assert drilled == [] and "未找到该案件" in json.loads(case)["response"]["case-body"]["children"]["props"]["children"]
     if user in ("commander", "admin", "briefing", "wall") and where != "overview":
         assert drilled and CASE_IDS[CONTEXTS[where]["parent"]] in case
+    brief = json.loads(bodies["brief-title"])["response"]
+    scopes = {o["value"] for o in brief["brief-scope"]["options"]}
+    generated = bodies["brief-result"]
+    if user == "leader":
+        assert scopes == {f"district:{INSIDE}"} and "无权" in generated  # asked for Haidian: refused
+    elif user in ("commander", "admin", "briefing"):
+        assert "city" in scopes and len(scopes) == 17 and "brief-new-pdf" in generated
+    else:  # wall, department: no briefings
+        assert scopes == set() and "无权" in generated
     quarantine = json.dumps(json.loads(bodies["feeds-title"])["response"]["quarantine-table"], ensure_ascii=False)
     if user in ("commander", "admin", "briefing", "wall"):
         assert "unknown category made_up" in quarantine
@@ -376,3 +394,23 @@ def test_trusted_header_sso_uses_our_roles(tmp_path):
         assert create_app(runtime).server.test_client().get("/").status_code == 302  # no header, no session
     finally:
         runtime.close()
+
+
+def test_briefing_files_follow_the_callers_scope(secured):
+    from briefings import build_brief, freeze
+    import datetime as dt
+
+    app, runtime = secured
+    end = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    ids = {}
+    for scope in ("city", f"district:{INSIDE}", f"district:{OUTSIDE}"):
+        ids[scope], _ = freeze(runtime.store, build_brief(runtime.store, runtime.pack, scope, "daily",
+                                                          end - dt.timedelta(days=1), end, "zh"))
+    leader, _ = login(app, "leader")
+    assert leader.get(f"/briefings/{ids[f'district:{INSIDE}']}.pdf").data[:4] == b"%PDF"
+    assert leader.get(f"/briefings/{ids[f'district:{OUTSIDE}']}.pdf").status_code == 404
+    assert leader.get(f"/briefings/{ids['city']}.html").status_code == 404
+    commander, _ = login(app, "commander")
+    assert commander.get(f"/briefings/{ids['city']}.html").status_code == 200
+    dept, _ = login(app, "dept")
+    assert dept.get(f"/briefings/{ids[f'district:{INSIDE}']}.pdf").status_code == 404

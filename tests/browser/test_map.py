@@ -144,3 +144,29 @@ def test_journey_map_to_district_to_rate_to_cases_to_one_case_and_back(page, ser
     page.wait_for_function("() => location.pathname === '/unit/district/110105'", timeout=15000)
     page.wait_for_selector("#unit-title:has-text('朝阳区')", timeout=15000)
     assert page.citybrain_external == [] and page.citybrain_errors == []
+
+
+def demo_password(served_console, user):
+    return re.search(rf"^\s+{user}\s+\S+\s+(\S+)$", served_console["log"].read_text(), re.M).group(1)
+
+
+def sign_in(page, served_console, user):
+    page.goto(served_console["url"] + "/login?lang=zh")
+    page.fill("input[name=name]", user)
+    page.fill("input[name=password]", demo_password(served_console, user))
+    page.click("button[type=submit]")
+    page.wait_for_selector("#header-title", timeout=15000)
+
+
+def test_brief_this_from_a_district_downloads_a_frozen_pdf(page, served_console):
+    sign_in(page, served_console, "briefing")
+    page.goto(served_console["url"] + "/briefings?scope=district:110105&lang=zh")
+    page.wait_for_selector("#brief-generate:has-text('生成简报')", timeout=15000)
+    page.click("#brief-generate")
+    link = page.locator("#brief-new-pdf")
+    link.wait_for(timeout=60000)
+    response = page.request.get(served_console["url"] + link.get_attribute("href"))
+    assert response.status == 200 and response.body()[:4] == b"%PDF"
+    page.wait_for_selector("#brief-archive tr[data-briefing]", timeout=15000)
+    assert "district:110105" in page.locator("#brief-archive").inner_text()
+    assert page.citybrain_errors == []

@@ -133,7 +133,8 @@ def test_wall_says_so_when_the_server_is_lost(browser, served_console):
         assert "失去连接" in page.locator("#wall-offline").inner_text()
         assert page.locator("#wall-offline").is_visible()
         page.unroute(re.compile(r"/_dash-update-component"))
-        page.wait_for_selector("#wall-offline[data-state='online']", timeout=12000)
+        page.wait_for_selector("#wall-offline[data-state='online']", state="attached", timeout=12000)
+        assert not page.locator("#wall-offline").is_visible()
     finally:
         page.context.close()
 
