@@ -336,6 +336,19 @@ def token_scope(pack, token: TokenInfo) -> Scope:
     return scope_for(pack, token.role, token.scopes)
 
 
+def _reader(runtime):
+    """(token, Scope, None) for a caller who may read, else (None, None, the 401/403 answer)."""
+    token, denied = _bearer(runtime, push=False)
+    if denied is not None:
+        return None, None, denied
+    try:
+        return token, token_scope(runtime.pack, token), None
+    except PermissionError as exc:
+        return None, None, _error(403, str(exc))
+    except (ValueError, KeyError) as exc:
+        return None, None, _error(403, f"the token's role and scopes do not grant a read scope: {exc}")
+
+
 def _read_body() -> bytes:
     if request.content_length is not None and request.content_length > MAX_BYTES:
         raise BadBody(413, f"body larger than {MAX_BYTES} bytes")
@@ -375,15 +388,9 @@ def blueprint(runtime) -> Blueprint:
     def list_cases_route():
         from security.cases import CaseQueryError, list_cases
 
-        token, denied = _bearer(runtime, push=False)
+        token, scope, denied = _reader(runtime)
         if denied is not None:
             return denied
-        try:
-            scope = token_scope(runtime.pack, token)
-        except PermissionError as exc:
-            return _error(403, str(exc))
-        except (ValueError, KeyError) as exc:
-            return _error(403, f"the token's role and scopes do not grant a read scope: {exc}")
         args = request.args
         try:
             limit = int(args.get("limit", "100"))
@@ -399,7 +406,7 @@ def blueprint(runtime) -> Blueprint:
 
     @bp.get("/indicators")
     def indicators():
-        token, denied = _bearer(runtime, push=False)
+        token, scope, denied = _reader(runtime)
         if denied is not None:
             return denied
         from indicators.compute import IndicatorError, compute, parse_time
@@ -408,12 +415,6 @@ def blueprint(runtime) -> Blueprint:
         missing = [name for name in ("level", "start", "end") if not args.get(name)]
         if missing:
             return _error(400, f"missing query parameter(s): {', '.join(missing)}")
-        try:
-            scope = token_scope(runtime.pack, token)
-        except PermissionError as exc:
-            return _error(403, str(exc))
-        except (ValueError, KeyError) as exc:
-            return _error(403, f"the token's role and scopes do not grant a read scope: {exc}")
         try:
             start = parse_time(args["start"], runtime.pack.timezone)
             end = parse_time(args["end"], runtime.pack.timezone)

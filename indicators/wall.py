@@ -47,7 +47,8 @@ def wall_kpis(store: Store, pack: CityPack, scope: Scope, now: dt.datetime | Non
         ind = get(ident)
         value = values.get(ident)
         out.append({"id": ident, "name_zh": ind.name_zh, "name_en": ind.name_en, "unit": ind.unit,
-                    "value": value, "status": ind.status(value)})
+                    # counts' thresholds are per unit and window: only rates and means get a colour here
+                    "value": value, "status": ind.status(value) if ind.is_ratio or ind.unit not in ("cases",) else None})
     return out
 
 

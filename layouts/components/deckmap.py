@@ -51,12 +51,17 @@ def class_breaks(values: list[float], classes: int = 5) -> list[float]:
     return breaks
 
 
+def _ramp_index(i: int, classes: int) -> int:
+    """Spread `classes` bins over the ramp, the lowest bin always the lightest colour."""
+    return 0 if classes <= 1 else round(i * (len(RAMP) - 1) / (classes - 1))
+
+
 def colour_for(value: float | None, breaks: list[float]) -> list[int]:
     if value is None or not breaks:
         return NO_DATA
     for i, upper in enumerate(breaks):
         if value <= upper:
-            return RAMP[min(len(RAMP) - 1, i + (len(RAMP) - len(breaks)))]
+            return RAMP[_ramp_index(i, len(breaks))]
     return RAMP[-1]
 
 
@@ -119,9 +124,8 @@ def build_map_spec(pack: CityPack, level: Level, rows: list[dict], lang: str, ve
 def build_legend(breaks: list[float], title: str) -> list:
     items = []
     lower = 0
-    offset = len(RAMP) - len(breaks)
     for i, upper in enumerate(breaks):
-        colour = RAMP[i + offset]
+        colour = RAMP[_ramp_index(i, len(breaks))]
         label = f"{lower}–{int(upper)}" if upper > lower else f"{int(upper)}"
         items.append(
             html.Div(className="legend-item", children=[

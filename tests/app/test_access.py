@@ -167,6 +167,8 @@ SAMPLES = {
     ("drill-export", "n_clicks"): 1,
     ("brief-context", "data"): {"scope": f"district:{OUTSIDE}", "template": "daily", "lang": "zh"},
     ("brief-generate", "n_clicks"): 1,
+    ("wall-version-tick", "n_intervals"): 2,
+    ("brief-result", "children"): None,
     ("brief-template", "value"): "daily",
     ("brief-scope", "value"): f"district:{OUTSIDE}",
     ("brief-period", "start_date"): "2026-01-01",
@@ -190,6 +192,8 @@ CALLBACK_RULES = {
     "drill-grid": "CSV export of the grid already shown (client-side)",
     "nav": "navigation target only",
     "case-body": "scoped: one case, masked",
+    "wall-kpis": "scoped: city KPIs of today, alerts, dispatch board",
+    "wall-title": "feed metadata and a clock",
     "brief-title": "briefing scopes and archive filtered by briefings.access.may_brief",
     "brief-result": "generate: refused outside the caller's scope",
 }
@@ -298,7 +302,7 @@ def test_role_by_scope_by_callback(secured, user, where):
         assert drilled and CASE_IDS[CONTEXTS[where]["parent"]] in case
     brief = json.loads(bodies["brief-title"])["response"]
     scopes = {o["value"] for o in brief["brief-scope"]["options"]}
-    generated = bodies["brief-result"]
+    generated = json.dumps(json.loads(bodies["brief-result"]), ensure_ascii=False)
     if user == "leader":
         assert scopes == {f"district:{INSIDE}"} and "无权" in generated  # asked for Haidian: refused
     elif user in ("commander", "admin", "briefing"):

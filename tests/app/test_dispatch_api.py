@@ -218,7 +218,9 @@ def test_escalation_with_a_fake_clock(env):
     store, pack = env["store"], env["runtime"].pack
     t0 = dt.datetime(2030, 2, 1, 0, 0)
     actor = service.actor_for(pack, "cmd", "commander", [])
+    # no assisting departments: the escalations below are the lead task's only (whatever the case's category)
     _, order = service.create_order(store, pack, actor, {"title": "urgent", "priority": 1, "lead_department": "chengguan",
+                                                         "assist_departments": [],
                                                          "case_ids": open_cases(store, INSIDE, 1, skip=12)}, now=t0)
     oid = order["id"]
     assert [e for e in service.escalate_due(store, now=t0 + dt.timedelta(minutes=14)) if e["order_id"] == oid] == []
