@@ -87,7 +87,8 @@ def build_kpis(kpis: list[dict], lang: str) -> list:
     name = "name_zh" if lang == "zh" else "name_en"
     out = []
     for kpi in kpis:
-        status = kpi["status"] or "none"
+        # "none": no value at all ("no data"); "count": a count with no target to judge it by
+        status = kpi["status"] or ("none" if kpi["value"] is None else "count")
         out.append(html.Div(
             className=f"wall-kpi status-{status}", **{"data-metric": kpi["id"], "data-status": status},
             children=[
@@ -96,7 +97,7 @@ def build_kpis(kpis: list[dict], lang: str) -> list:
                     html.Span(_format_value(kpi["value"], kpi["unit"], lang), className="wall-kpi-value"),
                     html.Span(i18n.t(f"wall.unit.{kpi['unit']}", lang), className="wall-kpi-unit"),
                 ]),
-                html.Div(i18n.t(f"wall.status.{status}", lang), className="wall-kpi-status"),
+                html.Div(i18n.t(f"wall.status.{status}", lang) if status != "count" else "", className="wall-kpi-status"),
             ],
         ))
     return out
