@@ -81,10 +81,11 @@ def wall_board(store: Store, pack: CityPack, scope: Scope, now: dt.datetime | No
     }
 
 
-def wall_pulse(store: Store, amber_s: float, red_s: float, now: dt.datetime | None = None) -> dict:
+def wall_pulse(store: Store, amber_s: float, red_s: float, now: dt.datetime | None = None,
+               per_feed: dict[str, tuple[float, float]] | None = None) -> dict:
     """What changes with time alone: every feed's freshness, the stalled feeds, the server time."""
     now = now or utcnow()
-    feeds = feed_health(store, amber_s, red_s, now=now)
+    feeds = feed_health(store, amber_s, red_s, now=now, per_feed=per_feed)
     stalled = [{"feed": feed, "state": info["state"], "age_s": info["age_s"]}
                for feed, info in feeds.items() if info["state"] != "ok"]
     stalled.sort(key=lambda s: (s["state"] != "red", s["feed"]))

@@ -157,6 +157,7 @@ def quiet_console(tmp_path_factory, redis_server):
     redis.Redis.from_url(redis_url).flushdb()
     env = {**os.environ, "PORT": str(port), "CITYBRAIN_DATA_DIR": str(data_dir), "CITYBRAIN_SIMULATE": "0",
            "CITYBRAIN_FEED_AMBER_S": "3", "CITYBRAIN_FEED_RED_S": "6", "REDIS_URL": redis_url,
+           "CITYBRAIN_CASE_FEED_AMBER_S": "3", "CITYBRAIN_CASE_FEED_RED_S": "6",
            "CITYBRAIN_DEMO": "0", "CITYBRAIN_LOG_LEVEL": "WARNING"}
     issued = subprocess.run([sys.executable, str(ROOT / "app.py"), "users", "token", "wall-screen", "--role", "wall"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
