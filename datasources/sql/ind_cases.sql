@@ -2,29 +2,10 @@
 -- Window W = [$start, $end), as-of = $end. The unit of a case at level k is unit_ids[k];
 -- $level_index = 0 is the whole city (one unit, $city_id, every visible case, located or not);
 -- $by_department groups by the case's department instead (the "department" level).
--- Ratios are NULL when their denominator is 0.
-with p as (
-    select cast($start as timestamp) as t0, cast($end as timestamp) as t1
-),
-keyed as (
-    select case when $by_department then c.department
-                when $level_index = 0 then $city_id
-                else c.unit_ids[$level_index] end as unit_id,
-           c.reported_at, c.closed_at, c.due_at,
-           p.t1,
-           coalesce(c.reported_at >= p.t0 and c.reported_at < p.t1, false) as reported
-    from scoped_cases($scope_level, $scope_units, $scope_dept, $scope_pii) c, p
-),
-flagged as (
-    select unit_id, reported_at, closed_at,
-           reported,
-           reported and coalesce(closed_at <= t1, false) as closed,
-           reported and coalesce(closed_at <= t1 or due_at <= t1, false) as due,
-           reported and coalesce(closed_at <= t1 and closed_at <= due_at, false) as closed_on_time,
-           coalesce(reported_at < t1 and (closed_at is null or closed_at > t1), false) as backlog,
-           coalesce(reported_at < t1 and (closed_at is null or closed_at > t1) and due_at < t1, false) as overdue
-    from keyed
-    where unit_id is not null
+-- Ratios are NULL when their denominator is 0. The flags are defined once: migration 011 case_flags.
+with flagged as (
+    select * from case_flags($scope_level, $scope_units, $scope_dept, $scope_pii,
+                             $level_index, $by_department, $city_id, $start, $end)
 ),
 stats as (
     select unit_id,

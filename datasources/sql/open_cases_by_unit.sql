@@ -1,14 +1,13 @@
--- Open cases and overdue open cases per unit of one level, as of $as_of (CONTRACT §6 open_backlog,
--- overdue_open); units of the level inside the scope, optionally only the children of $parent.
+-- Open cases and overdue open cases per unit of one level, as of $as_of (open_backlog and
+-- overdue_open of the indicator catalog, through the shared case_flags definition); units of the
+-- level inside the scope, optionally only the children of $parent.
 with open_cases as (
-    select unit_ids[$level_index] as unit_id,
-           count(*) as open_cases,
-           count(*) filter (where due_at < $as_of) as overdue_cases
-    from scoped_cases($scope_level, $scope_units, $scope_dept, $scope_pii)
-    where reported_at < $as_of
-      and (closed_at is null or closed_at > $as_of)
-      and len(unit_ids) >= $level_index
-    group by all
+    select unit_id,
+           count(*) filter (where backlog) as open_cases,
+           count(*) filter (where overdue) as overdue_cases
+    from case_flags($scope_level, $scope_units, $scope_dept, $scope_pii, $level_index, false, '', $as_of, $as_of)
+    where backlog
+    group by unit_id
 )
 select u.unit_id, u.name_zh, u.name_en, u.parent_id,
        coalesce(o.open_cases, 0) as open_cases,
