@@ -357,11 +357,18 @@ def build_brief(store, pack, scope: str, template: str, start: dt.datetime, end:
         "due": local_time(r["due_at"], tz, lang, "yyyy-MM-dd HH:mm"),
         "hours_overdue": number(r["hours_overdue"], lang, 1),
     } for r in overdue_rows]
-    silent_rows = gateway.query_rows(store, "brief_silent_devices", sc, as_of=end, limit=500, level_index=place_index)
+    # the same silent-device rule as the wall and the alerts (no reading in the 15 minutes before as-of)
+    silent_rows = gateway.query_rows(store, "silent_devices", sc, as_of=end, silent_minutes=15)[:500]
+
+    def place_of(unit_ids):
+        units = list(unit_ids or [])
+        return units[place_index - 1] if 0 < place_index <= len(units) else None
+
     silent = [{
         "device_id": r["device_id"], "kind": r["kind"] or "–",
-        "unit": _unit_name(pack, place_level, r["unit_id"], lang) if r["unit_id"] else "–",
-        "last_seen": local_time(r["last_seen"], tz, lang, "yyyy-MM-dd HH:mm") if r["last_seen"] else t("brief.never", lang),
+        "unit": _unit_name(pack, place_level, place_of(r["unit_ids"]), lang) if place_of(r["unit_ids"]) else "–",
+        "last_seen": (local_time(r["last_reading_at"], tz, lang, "yyyy-MM-dd HH:mm") if r["last_reading_at"]
+                      else t("brief.never", lang)),
     } for r in silent_rows]
 
     # trend: hourly up to two days, daily beyond
