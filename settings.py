@@ -6,7 +6,7 @@ two drift apart).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -77,7 +77,6 @@ class Settings:
     trusted_user_header: str
     cookie_secure: bool
     log_level: str
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -112,4 +111,4 @@ def settings_table_markdown() -> str:
     return "\n".join(lines)
 
 
-assert {f.name for f in fields(Settings)} - {"extra"} == {s.name for s in SETTINGS}
+assert {f.name for f in fields(Settings)} == {s.name for s in SETTINGS}

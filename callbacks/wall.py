@@ -65,9 +65,7 @@ def render_wall_board(version, search):
 def render_wall_pulse(_tick, search):
     rt = runtime()
     lang = lang_from(search)
-    settings = rt.settings
-    pulse = wall_pulse(rt.store, settings.feed_amber_s, settings.feed_red_s,
-                       per_feed={"cases": (settings.case_feed_amber_s, settings.case_feed_red_s)})
+    pulse = wall_pulse(rt.store, rt.settings)
     clock = i18n.local_time(pulse["at"], rt.pack.timezone, lang, fmt="HH:mm:ss")
     heartbeat = {"at_ms": int(time.time() * 1000), "poll_ms": rt.settings.poll_ms,
                  "offline_text": i18n.t("wall.offline", lang, time=clock)}

@@ -1,7 +1,7 @@
 """What the wall display shows (no Dash here): today's city KPIs, district open cases, anomalies.
 
     board = wall_board(store, pack, scope)          # on every data-version change
-    pulse = wall_pulse(store, scope, amber_s, red_s) # on every poll tick: feed ages grow
+    pulse = wall_pulse(store, settings)               # on every poll tick: feed ages grow
 
 "Today" is the city's local midnight to now. Every read goes through the SQL gateway with the
 caller's scope (feed freshness is metadata and city-wide, see datasources.health).
@@ -13,7 +13,7 @@ import zoneinfo
 
 from datasources import gateway
 from datasources.citypack import CityPack
-from datasources.health import feed_health
+from datasources.health import feed_health_for
 from datasources.store import Store, utcnow
 from indicators.catalog import get
 from indicators.compute import compute
@@ -81,11 +81,10 @@ def wall_board(store: Store, pack: CityPack, scope: Scope, now: dt.datetime | No
     }
 
 
-def wall_pulse(store: Store, amber_s: float, red_s: float, now: dt.datetime | None = None,
-               per_feed: dict[str, tuple[float, float]] | None = None) -> dict:
-    """What changes with time alone: every feed's freshness, the stalled feeds, the server time."""
+def wall_pulse(store: Store, settings, now: dt.datetime | None = None) -> dict:
+    """What changes with time alone: every feed's freshness (configured thresholds), the stalled feeds, the time."""
     now = now or utcnow()
-    feeds = feed_health(store, amber_s, red_s, now=now, per_feed=per_feed)
+    feeds = feed_health_for(store, settings, now=now)
     stalled = [{"feed": feed, "state": info["state"], "age_s": info["age_s"]}
                for feed, info in feeds.items() if info["state"] != "ok"]
     stalled.sort(key=lambda s: (s["state"] != "red", s["feed"]))

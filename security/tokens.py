@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datasources import gateway
 from datasources.store import Store, utcnow
 from security.scope import Scope
+from security.users import ROLES as USER_ROLES
 
-ROLES = ("commander", "district_leader", "department", "briefing", "wall", "admin", "source")
+ROLES = (*USER_ROLES, "source")  # the console roles plus feed producers
 PUSH_ROLES = frozenset({"source", "admin", "commander"})  # may push feed records over the API
 _SCOPE = re.compile(r"[A-Za-z0-9_\-]+:[^\s:][^\s]*")
 

@@ -36,6 +36,9 @@ def test_silent_devices_follow_the_window_and_the_scope(console_runtime):
 
 
 def test_pulse_lists_stalled_feeds_red_first(console_runtime):
-    pulse = wall_pulse(console_runtime.store, amber_s=0, red_s=10**9, now=dt.datetime(2100, 1, 1))
+    from settings import Settings
+
+    always_amber = Settings.load(env={}, feed_amber_s=0, feed_red_s=10**9, case_feed_amber_s=0, case_feed_red_s=10**9)
+    pulse = wall_pulse(console_runtime.store, always_amber, now=dt.datetime(2100, 1, 1))
     assert set(pulse["feeds"]) == {"cases", "sensors", "services"}
     assert pulse["stalled"] and all(s["state"] in ("amber", "red") for s in pulse["stalled"])
