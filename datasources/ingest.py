@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import zoneinfo
 from collections import Counter
 from pathlib import Path
