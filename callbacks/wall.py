@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import time
 
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, html, no_update
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, html
 
 import i18n
 from callbacks.context import current_scope, lang_from, runtime
 from indicators.wall import wall_board, wall_pulse
 from layouts.components.wall import WallIds
+from callbacks.shell import poll_version
 from layouts.shell import ShellIds
 
 clientside_callback(
@@ -27,10 +28,9 @@ clientside_callback(
     State(ShellIds.VERSION, "data"),
     prevent_initial_call=True,
 )
-def poll_version_fast(_tick, known):
+def poll_version_fast(tick, known):
     """The shell's light version check, more often on the wall (a new case shows within 2 s)."""
-    version = runtime().store.data_version
-    return version if version != known else no_update
+    return poll_version(tick, known)
 
 
 @callback(
