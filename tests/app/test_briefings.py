@@ -52,6 +52,20 @@ def page_ink(path: Path, tmp_path: Path) -> list[float]:
     return shares
 
 
+RUNNING = re.compile(r"内部资料|注意保存|城市运行管理指挥中心|Command Center|Internal|第\s*\d+\s*页|Page\s*\d+\s*of\s*\d+")
+
+
+def blank_pages(path: Path) -> list[int]:
+    """Pages with no text besides the running header and footer (a page drawn but empty)."""
+    pages = pdf_text(path).split("\f")
+    blank = []
+    for number, page in enumerate(pages[: len(pages) - 1 if pages and not pages[-1].strip() else len(pages)], start=1):
+        body = [line for line in page.splitlines() if line.strip() and not RUNNING.search(line)]
+        if not body:
+            blank.append(number)
+    return blank
+
+
 @pytest.fixture(scope="module")
 def rendered(console_runtime, tmp_path_factory):
     """PDFs of each template for the city and for Chaoyang in zh, plus a city daily in en."""
@@ -73,8 +87,10 @@ def rendered(console_runtime, tmp_path_factory):
 @pytest.mark.parametrize("scope", ["city", "district:110105"])
 def test_each_template_renders_real_pages_with_chinese_text(rendered, template, scope, tmp_path):
     path, brief = rendered[(template, scope, "zh")]
+    # not blank: ink on every page (a short last page, e.g. a table's tail, has little), body text on each
     shares = page_ink(path, tmp_path)
-    assert shares and all(share > 0.01 for share in shares), shares
+    assert shares and shares[0] > 0.01 and all(share > 0.001 for share in shares), shares
+    assert blank_pages(path) == []
     text = pdf_text(path)
     assert TITLES[template] in text and "结案率" in text and "主要指标" in text
     assert re.search(r"第\s*1\s*页\s*/\s*共\s*\d+\s*页", text)
@@ -97,7 +113,8 @@ def test_english_brief(rendered, tmp_path):
     path, brief = rendered[("daily", "city", "en")]
     text = pdf_text(path)
     assert "Daily Operations Brief" in text and "Closure rate" in text and re.search(r"Page\s*1\s*of\s*\d", text)
-    assert all(share > 0.01 for share in page_ink(path, tmp_path))
+    shares = page_ink(path, tmp_path)
+    assert shares[0] > 0.01 and all(share > 0.001 for share in shares) and blank_pages(path) == []
 
 
 def test_narrative_quotes_the_numbers(rendered):
