@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--end", required=True, help="ISO date/datetime (exclusive; the as-of time)")
     ind_compute.add_argument("--indicators", default=None, help="comma-separated ids (default: all)")
     ind_compute.add_argument("--format", choices=["csv", "json"], default="csv")
+    ind_compute.add_argument("--compare", action="store_true",
+                             help="add previous-period (环比), last-year (同比) and sibling-rank columns")
     ind_explain.add_argument("--indicator", required=True)
     ind_explain.add_argument("--unit", required=True, help="unit id at --level")
 
@@ -322,6 +324,7 @@ def cmd_consume(settings: Settings, args) -> int:
 def cmd_indicators(settings: Settings, args) -> int:
     """`indicators list | compute | explain` (CONTRACT §2), city-wide, read-only."""
     from indicators.catalog import catalog
+    from indicators.compare import compare, to_csv as compare_csv
     from indicators.compute import IndicatorError, compute, explain, parse_time, to_csv
     from security.scope import Scope
 
@@ -337,13 +340,16 @@ def cmd_indicators(settings: Settings, args) -> int:
                 lineage = explain(store, pack, Scope.city(), args.indicator, args.level, args.unit, start, end)
                 print(json.dumps(lineage, ensure_ascii=False))
                 return 0
-            rows = compute(store, pack, Scope.city(), args.level, start, end, args.indicators)
+            if args.compare:
+                rows = compare(store, pack, Scope.city(), args.level, start, end, args.indicators)
+            else:
+                rows = compute(store, pack, Scope.city(), args.level, start, end, args.indicators)
         except IndicatorError as exc:
             raise CommandError(str(exc)) from None
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False))
     else:
-        sys.stdout.write(to_csv(rows))
+        sys.stdout.write(compare_csv(rows) if args.compare else to_csv(rows))
     return 0
 
 

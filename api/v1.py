@@ -272,6 +272,9 @@ def openapi_document(pack) -> dict:
                          "description": "ISO date/datetime, exclusive; the as-of time"},
                         {"name": "indicators", "in": "query", "required": False, "schema": {"type": "string"},
                          "description": "comma-separated indicator ids (default: all)"},
+                        {"name": "compare", "in": "query", "required": False, "schema": {"type": "string"},
+                         "description": "1: add prev_value, prev_change, prev_change_rel, prev_direction (环比), "
+                                        "yoy_value, yoy_change, yoy_change_rel, yoy_direction (同比), rank, rank_of"},
                     ],
                     "responses": {
                         "200": {"description": "One row per (indicator, unit) in the caller's scope",
@@ -418,8 +421,13 @@ def blueprint(runtime) -> Blueprint:
         try:
             start = parse_time(args["start"], runtime.pack.timezone)
             end = parse_time(args["end"], runtime.pack.timezone)
-            rows = compute(runtime.store, runtime.pack, scope, args["level"], start, end,
-                           args.get("indicators") or None)
+            if args.get("compare", "") in ("1", "true", "yes"):
+                from indicators.compare import compare
+                rows = compare(runtime.store, runtime.pack, scope, args["level"], start, end,
+                               args.get("indicators") or None)
+            else:
+                rows = compute(runtime.store, runtime.pack, scope, args["level"], start, end,
+                               args.get("indicators") or None)
         except (IndicatorError, ValueError) as exc:
             return _error(400, str(exc))
         return jsonify({"rows": rows, "next": None})
