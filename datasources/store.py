@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
+# The case columns the narrow case facts (migration 012) are derived from.
+FACT_COLUMNS = ("unit_ids", "department", "reported_at", "closed_at", "due_at")
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """How a feed's canonical records land in a table."""
@@ -38,6 +42,7 @@ class TableSpec:
     key: tuple[str, ...]
     time_column: str | None  # newest value = the feed's data time
     merge: dict[str, str] = field(default_factory=dict)  # column -> SQL merging incoming i with stored t
+    keep_old: tuple[str, ...] = ()  # stored values kept beside a change as _old_<column> (derived tables)
 
 
 TABLES: dict[str, TableSpec] = {
@@ -47,6 +52,7 @@ TABLES: dict[str, TableSpec] = {
         "reported_at",
         # closed_at follows the status: a case re-opened (reworked, returned) loses it.
         {"closed_at": "case when coalesce(i.status, t.status) = 'closed' then coalesce(i.closed_at, t.closed_at) end"},
+        keep_old=("status", *FACT_COLUMNS),
     ),
     "readings": TableSpec("readings", ("device_id", "metric", "observed_at"), "observed_at"),
     "devices": TableSpec("devices", ("device_id",), None),
@@ -277,11 +283,12 @@ class Store:
         join = " and ".join(f"i.{_quote(k)} = t.{_quote(k)}" for k in spec.key)
         m_join = " and ".join(f"m.{_quote(k)} = t.{_quote(k)}" for k in spec.key)
         differs = " or ".join(f"m.{_quote(n)} is distinct from t.{_quote(n)}" for n in names if n not in spec.key)
+        old = "".join(f", t.{_quote(n)} as {_quote('_old_' + n)}" for n in spec.keep_old)
         cur.execute(
             f"""
             create or replace temp table _changes as
             with m as (select {merged} from _incoming i left join {spec.table} t on {join})
-            select m.*, t.{_quote(spec.key[0])} is not null as _exists
+            select m.*, t.{_quote(spec.key[0])} is not null as _exists{old}
             from m left join {spec.table} t on {m_join}
             where t.{_quote(spec.key[0])} is null or ({differs or "false"})
             """
@@ -291,6 +298,7 @@ class Store:
         ).fetchall()[0]
         if spec.table == "cases" and accepted + updated:
             self._case_events(cur, version)
+            self._case_facts(cur)
         column_list = ", ".join(_quote(n) for n in names)
         assignments = ", ".join(f"{_quote(n)} = excluded.{_quote(n)}" for n in names if n not in spec.key)
         assignments = (assignments + ", " if assignments else "") + "version = excluded.version"
@@ -315,8 +323,7 @@ class Store:
             """
             insert or ignore into case_events
             with changed as (
-                select c.*, old.status as old_status
-                from _changes c left join cases old using (case_id)
+                select c.*, c._old_status as old_status from _changes c
             )
             select case_id, 'accepted', reported_at, $version from changed where old_status is null
             union all
@@ -330,6 +337,58 @@ class Store:
             """,
             {"version": version, "now": utcnow()},
         )
+
+    def _case_facts(self, cur) -> None:
+        """Keep the narrow case facts (migration 012) equal to the cases, for this batch only.
+
+        Only cases whose fact columns changed are touched: their old facts are deleted (the closed
+        facts by close time first, so DuckDB's zone maps skip all but a few row groups) and the new
+        ones appended; a case closing moves from the open facts to the end of the closed facts.
+        """
+        same = " and ".join(f"c.{n} is not distinct from c._old_{n}" for n in FACT_COLUMNS)
+        cur.execute(f"create or replace temp table _facts as select * from _changes c where not (c._exists and {same})")
+        if not cur.execute("select count(*) from _facts").fetchall()[0][0]:
+            cur.execute("drop table _facts")
+            return
+        cur.execute(
+            """
+            insert into case_keys
+            select top.n + row_number() over (order by f.unit_ids, f.department), f.unit_ids, f.department
+            from (select distinct unit_ids, department from _facts) f
+            cross join (select coalesce(max(key_id), 0) as n from case_keys) top
+            where not exists (select 1 from case_keys k
+                              where k.unit_ids is not distinct from f.unit_ids
+                                and k.department is not distinct from f.department)
+            """
+        )
+        cur.execute("delete from case_facts_open where case_id in (select case_id from _facts where _exists and _old_closed_at is null)")
+        lo, hi = cur.execute("select min(_old_closed_at), max(_old_closed_at) from _facts where _exists").fetchall()[0]
+        if lo is not None:
+            cur.execute(
+                "delete from case_facts_closed where closed_at >= $lo and closed_at <= $hi "
+                "and case_id in (select case_id from _facts where _exists and _old_closed_at is not null)",
+                {"lo": lo, "hi": hi},
+            )
+        cur.execute(
+            """
+            insert into case_facts_open
+            select f.case_id, k.key_id, f.reported_at, f.due_at
+            from _facts f join case_keys k
+              on k.unit_ids is not distinct from f.unit_ids and k.department is not distinct from f.department
+            where f.closed_at is null
+            """
+        )
+        cur.execute(
+            """
+            insert into case_facts_closed
+            select f.case_id, k.key_id, f.reported_at, f.closed_at, f.due_at
+            from _facts f join case_keys k
+              on k.unit_ids is not distinct from f.unit_ids and k.department is not distinct from f.department
+            where f.closed_at is not null
+            order by f.closed_at
+            """
+        )
+        cur.execute("drop table _facts")
 
     def _quarantine(self, cur, feed: str, origin: str | None, rows: list[tuple[str, str]]) -> None:
         now = utcnow()

@@ -1,23 +1,13 @@
--- Case indicators (CONTRACT §6) per unit of one level, in one pass over the scoped cases.
+-- Case indicators (CONTRACT §6) per unit of one level, from the narrow case facts the writer keeps
+-- (migration 012: case_stats reads the window's facts and the backlog, never every case).
 -- Window W = [$start, $end), as-of = $end. The unit of a case at level k is unit_ids[k];
 -- $level_index = 0 is the whole city (one unit, $city_id, every visible case, located or not);
 -- $by_department groups by the case's department instead (the "department" level).
--- Ratios are NULL when their denominator is 0. The flags are defined once: migration 011 case_flags.
-with flagged as (
-    select * from case_flags($scope_level, $scope_units, $scope_dept, $scope_pii,
+-- Ratios are NULL when their denominator is 0. tests/sql prove these equal the case_flags
+-- definition (migration 011) that lineage lists, and an independent pandas computation.
+with stats as (
+    select * from case_stats($scope_level, $scope_units, $scope_dept,
                              $level_index, $by_department, $city_id, $start, $end)
-),
-stats as (
-    select unit_id,
-           count(*) filter (where reported) as cases_reported,
-           count(*) filter (where closed) as cases_closed,
-           count(*) filter (where due) as cases_due,
-           count(*) filter (where closed_on_time) as cases_closed_on_time,
-           count(*) filter (where backlog) as open_backlog,
-           count(*) filter (where overdue) as overdue_open,
-           median(date_diff('microsecond', reported_at, closed_at) / 3600e6) filter (where closed) as median_close_hours
-    from flagged
-    group by unit_id
 ),
 wanted as (
     select unit_id from scoped_units($scope_level, $scope_units, $level_index)
