@@ -7,7 +7,7 @@ from datasources import gateway
 from datasources.gateway import SQL_DIR, load_sql
 from security.scope import Scope
 
-FEED_TABLES = ("cases", "case_events", "readings", "devices", "halls", "service_transactions", "hall_snapshots", "quarantine")
+FEED_TABLES = ("cases", "case_keys", "case_facts_open", "case_facts_closed", "case_events", "readings", "devices", "halls", "service_transactions", "hall_snapshots", "quarantine")
 SQL_FILES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
 PARAMS = {"level_index": 1, "parent": "", "as_of": __import__("datetime").datetime(2030, 1, 1), "ids": ["x"],
           "token_hash": "x", "holder": "x", "codes": [], "start": None, "end": None, "closed": None, "limit": 10,
