@@ -42,6 +42,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("trusted_user_header", "CITYBRAIN_TRUSTED_USER_HEADER", "", "SSO behind an authenticating proxy: the header naming the signed-in user (e.g. X-Remote-User); empty = off. Only behind a proxy that strips it from clients."),
     Setting("cookie_secure", "CITYBRAIN_COOKIE_SECURE", False, "Send session cookies over HTTPS only (set behind a TLS proxy)."),
     Setting("log_level", "CITYBRAIN_LOG_LEVEL", "INFO", "Python logging level."),
+    Setting("webhook_max_attempts", "CITYBRAIN_WEBHOOK_MAX_ATTEMPTS", 8, "Attempts per department webhook delivery before it is marked failed."),
+    Setting("webhook_backoff_s", "CITYBRAIN_WEBHOOK_BACKOFF_S", 2.0, "Seconds before the first webhook retry; doubles after each failed attempt."),
+    Setting("webhook_backoff_max_s", "CITYBRAIN_WEBHOOK_BACKOFF_MAX_S", 600.0, "Longest wait between two webhook attempts."),
+    Setting("webhook_timeout_s", "CITYBRAIN_WEBHOOK_TIMEOUT_S", 5.0, "Seconds a webhook receiver has to answer one POST."),
 )
 
 
@@ -77,6 +81,10 @@ class Settings:
     trusted_user_header: str
     cookie_secure: bool
     log_level: str
+    webhook_max_attempts: int
+    webhook_backoff_s: float
+    webhook_backoff_max_s: float
+    webhook_timeout_s: float
 
     @classmethod
     def load(cls, env: dict | None = None, **overrides) -> "Settings":

@@ -31,11 +31,17 @@ class Runtime:
     bus: object | None = None  # datasources.bus.FeedBus: publish feeds here; the writer thread applies them
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    notifier: object | None = None  # dispatch.notify.Notifier: live dispatch events (subscribe())
+    webhooks: object | None = None  # dispatch.webhooks.WebhookWorker: sends department webhooks
 
     def close(self) -> None:
         self.stop.set()
+        if self.webhooks is not None:
+            self.webhooks.wake()
         for thread in self.threads:
             thread.join(timeout=10)
+        if self.notifier is not None:
+            self.notifier.close()
         self.store.close()
 
 
@@ -99,6 +105,7 @@ def open_runtime(settings: Settings, *, simulate: bool | None = None, start_thre
         thread = threading.Thread(target=runtime.bus.consume, args=(store, pack, runtime.stop), name="feed-bus", daemon=True)
         thread.start()
         runtime.threads.append(thread)
+    _start_dispatch_events(runtime, start_threads)
     simulate = settings.simulate if simulate is None else simulate
     if simulate:
         simulator = Simulator(store, pack)
@@ -120,6 +127,25 @@ def open_runtime(settings: Settings, *, simulate: bool | None = None, start_thre
         thread.start()
         runtime.threads.append(thread)
     return runtime
+
+
+def _start_dispatch_events(runtime: Runtime, start_threads: bool) -> None:
+    """Dispatch events go to pub/sub (Redis with REDIS_URL, else in-process) and wake the webhook
+    worker, which sends the department webhooks queued by each command from its own thread."""
+    from dispatch.notify import attach, make_notifier
+    from dispatch.webhooks import WebhookWorker
+
+    settings = runtime.settings
+    runtime.notifier = make_notifier(settings.redis_url)
+    attach(runtime.store, runtime.notifier.publish)
+    runtime.webhooks = WebhookWorker(runtime.store, max_attempts=settings.webhook_max_attempts,
+                                     backoff_s=settings.webhook_backoff_s, backoff_max_s=settings.webhook_backoff_max_s,
+                                     timeout_s=settings.webhook_timeout_s)
+    attach(runtime.store, runtime.webhooks.wake)
+    if start_threads:
+        thread = threading.Thread(target=runtime.webhooks.run, args=(runtime.stop,), name="webhooks", daemon=True)
+        thread.start()
+        runtime.threads.append(thread)
 
 
 def _run_alerts(runtime: Runtime) -> None:

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from datasources import gateway
 from datasources.store import Store, utcnow
+from dispatch import notify, webhooks
 from dispatch.states import (
     ACTIONS,
     CREATE_ROLES,
@@ -161,7 +162,10 @@ def _audit_detail(order: Order, events: list[Event], note: str = "") -> str:
 def _write(store: Store, before: Order | None, after: Order, events: list[Event], actor: Actor, action: str,
            origin: str, now: dt.datetime, note: str = "", command_id: str = "", status: int = 200,
            result: dict | None = None) -> None:
-    """One transaction: the order (only if still at `before.version`), tasks, events, audit, command."""
+    """One transaction: the order (only if still at `before.version`), tasks, events, audit, command,
+    webhook deliveries (an outbox); then the event goes to the store's listeners (dispatch/notify.py)."""
+    event = notify.event_for(after, events, actor, action, origin, now)
+    deliveries = webhooks.queue_rows(store, event)
     with store.write_transaction() as cur:
         if before is None:
             cur.execute(
@@ -205,6 +209,8 @@ def _write(store: Store, before: Order | None, after: Order, events: list[Event]
                 {"cid": command_id, "id": after.order_id, "action": action, "actor": actor.name, "status": status,
                  "result": json.dumps(result, ensure_ascii=False), "at": now},
             )
+        webhooks.insert_rows(cur, deliveries)
+    notify.emit(store, event)
 
 
 def _previous(store: Store, command_id: str, actor: Actor) -> tuple[int, dict] | None:

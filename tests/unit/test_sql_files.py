@@ -17,7 +17,9 @@ PARAMS = {"level_index": 1, "parent": "", "as_of": __import__("datetime").dateti
           "unit_level": 0, "status": "", "after_reported": None, "after_id": "",
           "silent_minutes": 15, "case_id": "x",
           "order_id": "x", "command_id": "x", "since": __import__("datetime").datetime(2020, 1, 1),
-          "after_audit_id": 0}  # dispatch
+          "after_audit_id": 0,  # dispatch
+          "departments": ["chengguan"], "state": "", "department": "", "after_delivery_id": 0, "delivery_ids": [1],
+          "after_created": None, "after_order_id": "", "until": __import__("datetime").datetime(2030, 1, 1)}  # dispatch events
 
 
 @pytest.mark.parametrize("name", SQL_FILES)
