@@ -188,7 +188,47 @@ def build_parser() -> argparse.ArgumentParser:
                          help="role of a new holder (default: source; an existing holder keeps its role)")
     token_p.add_argument("--scope", action="append", default=[], metavar="LEVEL:ID",
                          help="scope of a new holder (LEVEL:ID or department:ID); repeatable")
+    _dispatch_parsers(commands)
     return parser
+
+
+def _dispatch_parsers(commands) -> None:
+    """`webhooks ...` (department webhooks of dispatch events) and `audit export`."""
+    hooks_p = commands.add_parser("webhooks", help="outbound webhooks per department (dispatch events)")
+    _common(hooks_p, top=False)
+    hooks = hooks_p.add_subparsers(dest="webhooks_command", required=True)
+    add_p = hooks.add_parser("add", help="add or replace a department's webhook (prints its secret as the last line)")
+    _common(add_p, top=False)
+    add_p.add_argument("department", help="department id of the city pack")
+    add_p.add_argument("url", help="http(s) URL receiving the JSON POSTs")
+    add_p.add_argument("--secret-stdin", action="store_true",
+                       help="read the HMAC secret from the first line of stdin (default: a random one)")
+    add_p.add_argument("--disabled", action="store_true", help="add it paused")
+    for name, text in (("list", "webhooks (no secrets) and their pending deliveries"),):
+        sub = hooks.add_parser(name, help=text)
+        _common(sub, top=False)
+    for name, text in (("remove", "remove a webhook (its pending deliveries are cancelled)"),
+                       ("enable", "resume a webhook"), ("disable", "pause a webhook (pending deliveries wait)")):
+        sub = hooks.add_parser(name, help=text)
+        _common(sub, top=False)
+        sub.add_argument("department")
+    log_p = hooks.add_parser("log", help="deliveries, newest first, each with its attempts")
+    _common(log_p, top=False)
+    log_p.add_argument("--department", default="")
+    log_p.add_argument("--state", default="", choices=["", "pending", "delivered", "failed", "cancelled"])
+    log_p.add_argument("--limit", type=int, default=50)
+    again_p = hooks.add_parser("redeliver", help="queue a failed or cancelled delivery again")
+    _common(again_p, top=False)
+    again_p.add_argument("delivery_id", type=int)
+
+    audit_p = commands.add_parser("audit", help="the append-only audit trail")
+    _common(audit_p, top=False)
+    audit_commands = audit_p.add_subparsers(dest="audit_command", required=True)
+    export_p = audit_commands.add_parser("export", help="audit rows as CSV (to --out or standard output)")
+    _common(export_p, top=False)
+    export_p.add_argument("--since", default="1970-01-01T00:00:00+00:00",
+                          help="ISO date/datetime; without an offset in the city's zone (default: everything)")
+    export_p.add_argument("--out", type=Path, default=None, help="CSV file (default: standard output)")
 
 
 # ---------------------------------------------------------------------------- commands
@@ -404,10 +444,67 @@ def cmd_users(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_webhooks(settings: Settings, args) -> int:
+    """webhooks add | list | remove | enable | disable | log | redeliver (dispatch/webhooks.py)."""
+    from dispatch import webhooks
+    from security.scope import Scope
+
+    command = args.webhooks_command
+    pack = _pack(settings) if command == "add" else None
+    with _store(settings) as store:
+        if command == "add":
+            secret = sys.stdin.readline().rstrip("\n") if args.secret_stdin else None
+            secret = webhooks.add_webhook(store, pack, args.department, args.url, secret, enabled=not args.disabled)
+            print(f"webhook for {args.department} saved; signing secret (keep it secret):", file=sys.stderr)
+            print(secret)
+        elif command == "list":
+            _print_rows(webhooks.list_webhooks(store))
+        elif command in ("remove", "enable", "disable"):
+            if command == "remove":
+                found = webhooks.remove_webhook(store, args.department)
+            else:
+                found = webhooks.set_enabled(store, args.department, command == "enable")
+            if not found:
+                raise CommandError(f"no webhook for department {args.department!r}")
+            print(f"webhook for {args.department}: {command}d")
+        elif command == "log":
+            _print_rows(webhooks.delivery_log(store, Scope.city(), department=args.department, state=args.state,
+                                              limit=args.limit)["rows"])
+        elif not webhooks.redeliver(store, args.delivery_id):
+            raise CommandError(f"delivery {args.delivery_id} is not failed or cancelled (or does not exist)")
+        else:
+            print(f"delivery {args.delivery_id} queued again")
+    return 0
+
+
+def cmd_audit(settings: Settings, args) -> int:
+    """audit export: the audit trail as CSV (the same as GET /api/v1/audit?format=csv)."""
+    from dispatch.audit_export import audit_csv
+    from indicators.compute import IndicatorError, parse_time
+
+    pack = _pack(settings)
+    try:
+        since = parse_time(args.since, pack.timezone)
+    except IndicatorError as exc:
+        raise CommandError(str(exc)) from None
+    with _store(settings) as store:
+        if args.out is None:
+            for chunk in audit_csv(store, since):
+                sys.stdout.write(chunk)
+            return 0
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w", encoding="utf-8", newline="") as out:
+            for chunk in audit_csv(store, since):
+                out.write(chunk)
+    print(json.dumps({"out": str(args.out)}))
+    return 0
+
+
 COMMANDS = {
     "serve": cmd_serve, "citypack": cmd_citypack, "ingest": cmd_ingest, "quarantine": cmd_quarantine,
     "simulate": cmd_simulate, "schedules": cmd_schedules, "alerts": cmd_alerts, "consume": cmd_consume,
     "indicators": cmd_indicators, "brief": cmd_brief, "users": cmd_users,
+    "webhooks": cmd_webhooks, "audit": cmd_audit,
 }
 
 

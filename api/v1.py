@@ -501,8 +501,27 @@ def _dispatch_openapi_paths(error) -> dict:
     }}
     denied = error("The role or scope may not (the reason says why)")
     unauth = error("Missing, unknown or revoked bearer token")
+    rows = {"content": {"application/json": {"schema": {
+        "type": "object", "required": ["rows", "next"],
+        "properties": {"rows": {"type": "array", "items": {"type": "object"}}, "next": {"type": ["string", "null"]}}}}}}
+    query = lambda name, description, **schema: {"name": name, "in": "query", "description": description,  # noqa: E731
+                                                  "schema": schema or {"type": "string"}}
+    since = query("since", "ISO 8601; without an offset the city's time zone", type="string", format="date-time")
+    paging = [query("limit", "rows per page (default 100)", type="integer", minimum=1, maximum=1000),
+              query("cursor", "`next` of the previous page")]
     return {
-        f"{PREFIX}/dispatch-orders": {"post": {
+        f"{PREFIX}/dispatch-orders": {"get": {
+            "operationId": "list_dispatch_orders",
+            "summary": "Dispatch orders in the caller's scope (a department: orders with a task for it), newest first",
+            "tags": ["dispatch"], "security": [{"bearerAuth": []}],
+            "parameters": [
+                query("state", "open (not verified, closed or cancelled) or an order state"),
+                query("department", "orders with a task (current or past) for this department"),
+                {**since, "description": "orders changed (updated_at) at or after this time"}, *paging],
+            "responses": {"200": {"description": "`{\"rows\": [order summaries with tasks and case_count], "
+                                                 "\"next\": cursor | null}`", **rows},
+                          "400": error("Bad state, since, limit or cursor"), "401": unauth, "403": denied},
+        }, "post": {
             "operationId": "create_dispatch_order", "summary": "Create a joint dispatch order (commander, district leader)",
             "tags": ["dispatch"], "security": [{"bearerAuth": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": create_body}}},
@@ -524,6 +543,33 @@ def _dispatch_openapi_paths(error) -> dict:
                           "404": error("Unknown or outside the caller's scope"),
                           "409": error("expected_version is stale (the order changed)")},
         }},
+        f"{PREFIX}/dispatch-metrics": {"get": {
+            "operationId": "dispatch_metrics",
+            "summary": "Effectiveness: per department time to acknowledge and to resolve (count, median, p90 in "
+                       "minutes, late) for orders created in [since, until); for orders completed in it, the "
+                       "area's open_backlog, overdue_open and closure_rate before launch and after completion",
+            "tags": ["dispatch"], "security": [{"bearerAuth": []}],
+            "parameters": [{**since, "description": "default: until - 30 days"},
+                           query("until", "exclusive; default now", type="string", format="date-time"),
+                           query("window_hours", "length of the before and after windows (default 168)",
+                                 type="number", exclusiveMinimum=0)],
+            "responses": {"200": {"description": "`{\"departments\": [...], \"orders\": [...], ...}`",
+                                  "content": {"application/json": {"schema": {"type": "object", "required": [
+                                      "departments", "orders"]}}}},
+                          "400": error("Bad since, until or window_hours"), "401": unauth, "403": denied},
+        }},
+        f"{PREFIX}/dispatch-webhook-deliveries": {"get": {
+            "operationId": "dispatch_webhook_deliveries",
+            "summary": "Department webhook delivery log with every attempt (admin, commander; a department: its own)",
+            "tags": ["dispatch"], "security": [{"bearerAuth": []}],
+            "parameters": [query("department", "one department"),
+                           query("state", "pending, delivered, failed or cancelled"),
+                           {**since, "description": "deliveries created at or after this time"}, *paging],
+            "responses": {"200": {"description": "`{\"rows\": [deliveries, each with attempts_log], \"next\"}`",
+                                  **rows},
+                          "400": error("Bad state, since, limit or cursor"), "401": unauth,
+                          "403": error("The role may not read deliveries")},
+        }},
         f"{PREFIX}/audit": {"get": {
             "operationId": "audit", "summary": "Audit trail (commands, reads of personal data, logins); admin, commander",
             "tags": ["audit"], "security": [{"bearerAuth": []}],
@@ -532,8 +578,10 @@ def _dispatch_openapi_paths(error) -> dict:
                  "description": "ISO 8601; without an offset the city's time zone"},
                 {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "`next` of the previous page"},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}},
+                {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]},
+                 "description": "csv: every row from `since` on as one CSV download (the export is audited)"},
             ],
-            "responses": {"200": {"description": "`{\"rows\": [audit rows], \"next\": cursor | null}`",
+            "responses": {"200": {"description": "`{\"rows\": [audit rows], \"next\": cursor | null}`, or text/csv",
                                   "content": {"application/json": {"schema": {
                                       "type": "object", "required": ["rows", "next"],
                                       "properties": {"rows": {"type": "array", "items": {"type": "object"}},
@@ -624,5 +672,77 @@ def _dispatch_routes(bp: Blueprint, runtime) -> None:
                 raise ValueError("limit must be 1..5000")
         except (IndicatorError, ValueError) as exc:
             return _error(400, str(exc))
+        if args.get("format", "json") == "csv":
+            from security.users import audit
+
+            from dispatch.audit_export import audit_csv
+
+            audit(runtime.store, token.name, token.role, "audit.export", detail=f"since {since.isoformat()}Z",
+                  origin="api")
+            name = f"audit-since-{since:%Y%m%dT%H%M%S}Z.csv"
+            return Response(audit_csv(runtime.store, since), mimetype="text/csv",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        if args.get("format", "json") != "json":
+            return _error(400, "format must be json or csv")
         rows = service.audit_rows(runtime.store, since, after, limit)
         return jsonify({"rows": rows, "next": str(rows[-1]["audit_id"]) if len(rows) == limit else None})
+
+    def time_arg(name: str, default=None):
+        from indicators.compute import parse_time
+
+        value = request.args.get(name)
+        return parse_time(value, runtime.pack.timezone) if value else default
+
+    @bp.get("/dispatch-orders")
+    def list_dispatch_orders():
+        from dispatch.listing import list_orders
+
+        _, actor, denied = caller()
+        if denied is not None:
+            return denied
+        args = request.args
+        try:
+            page = list_orders(runtime.store, service.actor_scope(actor), state=args.get("state", ""),
+                               department=args.get("department", ""), since=time_arg("since"),
+                               limit=int(args.get("limit") or 100), cursor=args.get("cursor", ""))
+        except ValueError as exc:  # IndicatorError (a bad time) and ListError are ValueErrors
+            return _error(400, str(exc))
+        return jsonify(page)
+
+    @bp.get("/dispatch-metrics")
+    def dispatch_metrics():
+        import datetime as dt
+
+        from datasources.store import utcnow
+        from dispatch.metrics import effectiveness
+
+        _, actor, denied = caller()
+        if denied is not None:
+            return denied
+        try:
+            until = time_arg("until", utcnow())
+            since = time_arg("since", until - dt.timedelta(days=30))
+            report = effectiveness(runtime.store, runtime.pack, service.actor_scope(actor), since, until,
+                                   window_hours=float(request.args.get("window_hours") or 168))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return jsonify(report)
+
+    @bp.get("/dispatch-webhook-deliveries")
+    def dispatch_webhook_deliveries():
+        from dispatch.webhooks import delivery_log
+
+        token, actor, denied = caller()
+        if denied is not None:
+            return denied
+        if token.role not in ("admin", "commander", "department"):
+            return _error(403, f"role {token.role!r} may not read webhook deliveries (admin, commander, "
+                               "a department for its own)")
+        args = request.args
+        try:
+            page = delivery_log(runtime.store, service.actor_scope(actor), department=args.get("department", ""),
+                                state=args.get("state", ""), since=time_arg("since"),
+                                limit=int(args.get("limit") or 100), cursor=args.get("cursor", ""))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return jsonify(page)
