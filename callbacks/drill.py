@@ -9,8 +9,10 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 import i18n
 from callbacks.context import current_scope, lang_from, runtime
 from indicators.compute import IndicatorError, parse_time
+from dispatch.queue import case_orders
 from indicators.drill import case_detail, cases_behind
 from layouts.components.page import PageIds
+from layouts.dispatch import build_order_cards
 from layouts.shell import ShellIds
 
 COLUMNS = ("case_id", "category_name", "status", "priority", "department", "reported_at", "due_at", "closed_at",
@@ -90,13 +92,15 @@ def export_cases(n_clicks):
 def render_case(context, search, _version):
     rt = runtime()
     lang = lang_from(search, (context or {}).get("lang"))
-    case = case_detail(rt.store, rt.pack, current_scope(), (context or {}).get("case_id") or "")
+    scope = current_scope()
+    case = case_detail(rt.store, rt.pack, scope, (context or {}).get("case_id") or "")
     if case is None:
         return html.H1(i18n.t("case.not_found", lang), className="unit-title")
-    return build_case(case, rt.pack, lang)
+    return build_case(case, rt.pack, lang, case_orders(rt.store, scope, case["case_id"]))
 
 
-def build_case(case: dict, pack, lang: str) -> list:
+def build_case(case: dict, pack, lang: str, orders: list[dict] | None = None) -> list:
+    """The case's facts and timeline; its dispatch orders with their tasks (dispatch.queue.case_orders)."""
     tz = pack.timezone
     categories = pack.categories.set_index("category_id")
     category = categories["name_zh" if lang == "zh" else "name_en"].get(case["category"], case["category"])
@@ -124,6 +128,5 @@ def build_case(case: dict, pack, lang: str) -> list:
             html.Li([html.Span(_time(e["event_at"], tz, lang), className="when"),
                      html.Span(i18n.t(f"status.{e['status']}", lang), className="what")]) for e in case["timeline"]]),
         html.H2(i18n.t("case.orders", lang)),
-        html.Ul([html.Li(f"{o['order_id']} · {o['title']} · {o['state']}") for o in case["orders"]]
-                or [html.Li(i18n.t("case.no_orders", lang))]),
+        html.Div(build_order_cards(orders or [], pack, lang), id="case-orders", className="order-cards"),
     ]

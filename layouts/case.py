@@ -5,6 +5,7 @@ import dash
 from dash import dcc, html
 
 from layouts.components.page import PageIds
+from layouts.dispatch import launch_bar
 
 dash.register_page(__name__, path_template="/case/<case_id>", title="CityBrain · case")
 
@@ -14,6 +15,7 @@ def layout(case_id: str | None = None, lang: str | None = None, **_):
         className="page case-page",
         children=[
             dcc.Store(id=PageIds.CASE_CONTEXT, data={"case_id": case_id, "lang": lang}),
-            html.Section(className="panel-wide", children=[html.Div(id=PageIds.CASE_BODY)]),
+            html.Section(className="panel-wide", children=[html.Div(id=PageIds.CASE_BODY),
+                                                           launch_bar([case_id] if case_id else [])]),
         ],
     )

@@ -5,7 +5,9 @@ import dash
 import dash_ag_grid as dag
 from dash import dcc, html
 
+import i18n
 from layouts.components.page import PageIds
+from layouts.dispatch import launch_bar
 
 dash.register_page(__name__, path_template="/unit/<level>/<unit_id>/cases", title="CityBrain · cases")
 
@@ -24,7 +26,10 @@ def layout(level: str | None = None, unit_id: str | None = None, indicator: str 
                     html.Nav(id=PageIds.DRILL_CRUMBS, className="breadcrumbs"),
                     html.H1(id=PageIds.DRILL_TITLE, className="unit-title"),
                     html.P(id=PageIds.DRILL_SUBTITLE, className="muted"),
-                    html.Button(id=PageIds.DRILL_EXPORT, className="button", n_clicks=0),
+                    html.Div(className="grid-tools", children=[
+                        html.Button(id=PageIds.DRILL_EXPORT, className="button", n_clicks=0),
+                        launch_bar(),
+                    ]),
                     dag.AgGrid(
                         id=PageIds.DRILL_GRID,
                         className="cases-grid",
@@ -33,6 +38,9 @@ def layout(level: str | None = None, unit_id: str | None = None, indicator: str 
                         defaultColDef={"sortable": True, "filter": True, "resizable": True},
                         dashGridOptions={
                             "pagination": True, "paginationPageSize": 50, "animateRows": False,
+                            "localeText": i18n.ag_grid_locale(i18n.request_lang(lang)),  # AG Grid's own texts
+                            # tick cases to launch a joint dispatch on them (callbacks/dispatch.py)
+                            "rowSelection": {"mode": "multiRow", "enableClickSelection": False},
                             # the console's dark palette (AG Grid theming API; no external stylesheet)
                             "theme": {"function": "themeQuartz.withParams({backgroundColor: '#121b2e', "
                                       "foregroundColor: '#e8eef9', headerBackgroundColor: '#18233a', "

@@ -16,6 +16,7 @@ class ShellIds(StrEnum):
     LANG_LINK = "lang-link"
     AS_OF = "as-of"
     USER_LINK = "user-link"
+    QUEUE_LINK = "queue-link"  # to the dispatch queue (shown to roles that work on orders)
 
 
 def layout(poll_ms: int, page_container) -> html.Div:
@@ -32,6 +33,7 @@ def layout(poll_ms: int, page_container) -> html.Div:
                     html.A(id=ShellIds.TITLE, className="brand", href="/"),
                     html.A(id=ShellIds.FEEDS, className="feeds", href="/feeds"),
                     html.Span(id=ShellIds.AS_OF, className="as-of"),
+                    html.A(id=ShellIds.QUEUE_LINK, className="queue-link", href="/queue", hidden=True),
                     html.A(id=ShellIds.USER_LINK, className="user-link", href="/login"),
                     html.A(id=ShellIds.LANG_LINK, className="lang-link", href="?lang=en"),
                 ],

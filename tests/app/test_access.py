@@ -5,6 +5,7 @@ without one fails `test_every_read_path_has_a_rule`.
 """
 import json
 import re
+import uuid
 
 import pytest
 
@@ -173,6 +174,22 @@ SAMPLES = {
     ("brief-scope", "value"): f"district:{OUTSIDE}",
     ("brief-period", "start_date"): "2026-01-01",
     ("brief-period", "end_date"): "2026-01-02",
+    # joint dispatch (callbacks/dispatch.py); dispatch-cases and dispatch-command are made per call below
+    ("dispatch-open", "n_clicks"): 1,
+    ("dispatch-priority", "value"): 2,
+    ("dispatch-submit", "n_clicks"): 1,
+    ("dispatch-title", "value"): "matrix order",
+    ("dispatch-lead", "value"): "chengguan",
+    ("dispatch-assist", "value"): ["jiaotong"],
+    ("dispatch-instructions", "value"): "",
+    ("queue-view", "value"): "all",
+    ("queue-priority", "value"): "all",
+    ("queue-refresh", "data"): 0,
+    ("queue-context", "data"): {"lang": "zh"},
+    # a pattern-matching input sent as the matrix sends single ones: the callback must ignore it
+    ('{"action":["ALL"],"department":["ALL"],"order":["ALL"],"type":"queue-action","version":["ALL"]}', "n_clicks"): 1,
+    ('{"order":["ALL"],"type":"queue-note"}', "value"): None,
+    ('{"order":["ALL"],"type":"queue-note"}', "id"): None,
 }
 CONTEXTS = {
     "overview": {"level_index": 1, "parent": None, "unit": None, "lang": "zh"},
@@ -196,6 +213,13 @@ CALLBACK_RULES = {
     "wall-title": "feed metadata and a clock",
     "brief-title": "briefing scopes and archive filtered by briefings.access.may_brief",
     "brief-result": "generate: refused outside the caller's scope",
+    "dispatch-open": "launch button: shown to commander/district leader only (a label, no data)",
+    "dispatch-panel": "scoped: suggestion for cases in the caller's scope; refused for roles that may not launch",
+    "dispatch-deadline": "scoped: deadline for cases in the caller's scope",
+    "dispatch-result": "create_order with the session's actor: role and scope checked by dispatch.service",
+    "queue-title": "scoped: orders of the caller's scope (department: its tasks; leader: its units)",
+    "queue-message": "apply_action with the session's actor: role, scope and version checked by dispatch.service",
+    "queue-link": "a link; shown to roles that work on orders",
 }
 URL_RULES = {
     "/briefings/<int:briefing_id>.<kind>": "login; the briefing's scope must lie in the caller's",
@@ -230,6 +254,10 @@ def callback_payload(spec, context):
         if key == ("drill-context", "data"):  # the same place as the page context, drilled
             unit = (context.get("unit") or ["district", INSIDE])
             return {**DRILL, "level": unit[0], "unit_id": unit[1]}
+        if key == ("dispatch-cases", "data"):  # the case the page shows: inside or outside the leader's district
+            return [CASE_IDS.get(context.get("parent") or INSIDE)]
+        if key == ("dispatch-command", "data"):  # a fresh form each call (a reused id would replay its first result)
+            return uuid.uuid4().hex
         if key == ("case-context", "data"):
             return {"case_id": CASE_IDS.get(context.get("parent") or INSIDE), "lang": "zh"}
         assert key in SAMPLES, f"add a sample value for {key} to SAMPLES in tests/app/test_access.py"
@@ -314,6 +342,47 @@ def test_role_by_scope_by_callback(secured, user, where):
         assert "unknown category made_up" in quarantine
     else:  # a district's or department's staff do not see raw rejected records of the whole city
         assert "made_up" not in quarantine and "没有隔离记录" in quarantine
+
+
+DISPATCH_CALLBACKS = ("dispatch-", "queue-")
+
+
+@pytest.mark.parametrize("user", list(ROLES))
+@pytest.mark.parametrize("where", list(CONTEXTS))
+def test_dispatch_from_the_console_follows_role_and_scope(secured, user, where):
+    """Launch and queue callbacks, hand-crafted: only commanders and leaders (in their units) launch;
+    each role's queue lists only the orders of its scope."""
+    app, runtime = secured
+    client, _ = login(app, user)
+    bodies = {}
+    for key, spec in server_callbacks(app):
+        if key.strip(".").startswith(DISPATCH_CALLBACKS):
+            response = client.post("/_dash-update-component", json=callback_payload(spec, CONTEXTS[where]),
+                                   headers={"X-CSRFToken": csrf_of(client)})
+            assert response.status_code in (200, 204), (key, response.get_data(as_text=True)[:300])
+            bodies[key.strip(".").split(".")[0]] = response.get_data(as_text=True)
+    case_id = CASE_IDS[CONTEXTS[where]["parent"] or INSIDE]
+    result = json.dumps(json.loads(bodies["dispatch-result"]), ensure_ascii=False)
+    launches = user == "commander" or (user == "leader" and where != "outside")
+    assert ("已派遣" in result) == launches, result[:300]
+    assert ("未能派遣" in result) == (not launches)
+    button = json.loads(bodies["dispatch-open"])["response"]["dispatch-open"]
+    assert button["hidden"] is (user not in ("commander", "leader"))
+    form = json.dumps(json.loads(bodies["dispatch-panel"])["response"], ensure_ascii=False)
+    if launches:
+        assert case_id in form and "chengguan" in form
+    else:  # no form (not allowed, or the case is outside the leader's district)
+        assert case_id not in form
+    assert not json.loads(bodies["queue-message"] or "{}").get("response")  # a malformed action press does nothing
+    queue = json.dumps(json.loads(bodies["queue-title"])["response"]["queue-list"], ensure_ascii=False)
+    created = runtime.store.cursor().execute(
+        "select o.order_id, c.unit_ids[1], list(t.department) from dispatch_orders o "
+        "join dispatch_order_cases c using (order_id) join dispatch_tasks t using (order_id) group by all").fetchall()
+    for order_id, district, departments in created:
+        visible = {"commander": True, "leader": district == INSIDE, "dept": "chengguan" in departments}.get(user, False)
+        assert (order_id in queue) == visible, (user, order_id, district, departments)
+    link = json.loads(bodies["queue-link"])["response"]["queue-link"]
+    assert link["hidden"] is (user not in ("commander", "leader", "dept"))
 
 
 def test_pages_of_another_district_render_no_data_for_a_leader(secured):
