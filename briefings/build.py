@@ -15,15 +15,18 @@ from dataclasses import dataclass
 
 import shapely
 
+from briefings import content
+from briefings.evaluation import SOURCE_INDICATORS
 from datasources import gateway
 from datasources.store import utcnow
 from i18n import local_time, number, t
 from indicators.catalog import get
+from indicators.compare import compare
 from indicators.compute import IndicatorError, compute
 from security.scope import Scope
 from security.users import scope_for
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: 同比, hot/blind spots, composite evaluation, joint dispatch
 OVERDUE_LIMIT = 20
 SILENT_LIMIT = 15
 RANK_LIMIT = 15
@@ -38,7 +41,8 @@ TEMPLATES = {
         "map": "overdue_open",
         "rank_by": "overdue_open",
         "rank_columns": ["cases_reported", "closure_rate", "overdue_open", "pm25_exceed_hours", "wait_mean_minutes"],
-        "sections": ["summary", "kpis", "map", "trend", "ranking", "overdue", "air", "silent", "waits"],
+        "sections": ["summary", "kpis", "map", "trend", "ranking", "spots", "evaluation", "dispatch", "overdue", "air",
+                     "silent", "waits"],
     },
     "weekly": {
         "kpis": ["cases_reported", "cases_closed", "closure_rate", "on_time_closure_rate", "median_close_hours",
@@ -48,7 +52,8 @@ TEMPLATES = {
         "rank_by": "on_time_closure_rate",
         "rank_columns": ["cases_reported", "closure_rate", "on_time_closure_rate", "median_close_hours",
                          "overdue_open", "pm25_mean"],
-        "sections": ["summary", "kpis", "map", "trend", "ranking", "overdue", "air", "silent", "waits"],
+        "sections": ["summary", "kpis", "map", "trend", "ranking", "spots", "evaluation", "dispatch", "overdue", "air",
+                     "silent", "waits"],
     },
     "incident": {
         "kpis": ["cases_reported", "open_backlog", "overdue_open", "pm25_mean", "pm25_exceed_hours",
@@ -56,7 +61,7 @@ TEMPLATES = {
         "map": "pm25_exceed_hours",
         "rank_by": "pm25_exceed_hours",
         "rank_columns": ["pm25_mean", "pm25_exceed_hours", "device_online_rate", "overdue_open"],
-        "sections": ["summary", "kpis", "map", "overdue", "silent", "trend", "ranking"],
+        "sections": ["summary", "kpis", "map", "spots", "dispatch", "overdue", "silent", "trend", "ranking"],
     },
 }
 
@@ -128,14 +133,16 @@ def target_label(indicator_id: str, lang: str) -> str:
     return sign + fmt_value(indicator_id, ind.thresholds["green"], lang)
 
 
-def change(indicator_id: str, value, previous, lang: str) -> dict:
-    """环比: difference to the previous window, its percentage and whether it is good news."""
+def change(indicator_id: str, value, previous, lang: str, basis: str = "previous") -> dict:
+    """环比 (basis "previous") or 同比 (basis "last_year"): difference to the base value, its
+    percentage and whether it is good news."""
+    key = "brief.change" if basis == "previous" else "brief.change.yoy"
     if value is None or previous is None:
-        return {"text": "–", "direction": None, "good": None, "sentence": t("brief.change.na", lang)}
+        return {"text": "–", "direction": None, "good": None, "sentence": t(f"{key}.na", lang)}
     delta = value - previous
     ind = get(indicator_id)
     if abs(delta) < 1e-9:
-        return {"text": "0", "direction": "same", "good": None, "sentence": t("brief.change.same", lang)}
+        return {"text": "0", "direction": "same", "good": None, "sentence": t(f"{key}.same", lang)}
     direction = "up" if delta > 0 else "down"
     if ind.unit == "ratio":
         delta_text = number(abs(delta) * 100, lang, 1) + (" 个百分点" if lang == "zh" else " pts")
@@ -148,7 +155,7 @@ def change(indicator_id: str, value, previous, lang: str) -> dict:
     good = (direction == "up") == (ind.better == "up")
     text = f"{arrow} " + (delta_text if ind.unit == "ratio" else fmt_value(indicator_id, abs(delta), lang))
     return {"text": text, "direction": direction, "good": good,
-            "sentence": t(f"brief.change.{direction}", lang, delta=delta_text,
+            "sentence": t(f"{key}.{direction}", lang, delta=delta_text,
                           pct="" if pct == "–" else (f"（{pct}）" if lang == "zh" else f" ({pct})"))}
 
 
@@ -271,24 +278,26 @@ def build_brief(store, pack, scope: str, template: str, start: dt.datetime, end:
     sc, level_name, level, unit_id = parse_scope(pack, scope)
     tz = pack.timezone
     span = end - start
-    prev_start = start - span
 
-    # headline KPIs, this window and the previous one of equal length (环比)
+    # headline KPIs: this window, the previous one of equal length (环比), the same one last year (同比)
     needed = list(dict.fromkeys([*spec["kpis"], *NARRATIVE_INDICATORS]))
     try:
-        current = _values(compute(store, pack, sc, level_name, start, end, needed), unit_id)
-        previous = _values(compute(store, pack, sc, level_name, prev_start, start, needed), unit_id)
+        compared = {row["indicator"]: row for row in compare(store, pack, sc, level_name, start, end, needed)
+                    if row["unit_id"] == unit_id}
     except IndicatorError as exc:
         raise BriefError(str(exc)) from None
     kpis, figures = [], {}
     for ident in needed:
         ind = get(ident)
-        value, prev = current.get(ident), previous.get(ident)
+        row = compared.get(ident, {})
+        value, prev, last_year = row.get("value"), row.get("prev_value"), row.get("yoy_value")
         status = ind.status(value)
         kpis.append({
             "id": ident, "name": ind.name(lang), "unit": unit_label(ident, lang), "value": value,
             "value_text": fmt_value(ident, value, lang), "previous": prev,
             "previous_text": fmt_value(ident, prev, lang), "change": change(ident, value, prev, lang),
+            "last_year": last_year, "last_year_text": fmt_value(ident, last_year, lang),
+            "yoy_change": change(ident, value, last_year, lang, "last_year"),
             "status": status, "status_text": t(f"brief.status.{status or 'none'}", lang),
             "target": target_label(ident, lang),
         })
@@ -300,10 +309,11 @@ def build_brief(store, pack, scope: str, template: str, start: dt.datetime, end:
     place_level = child_level or level
     ranking, map_image, top_overdue = None, "", None
     map_legend = []
+    by_unit: dict[str, dict] = {}
     if child_level is not None:
-        wanted = list(dict.fromkeys([spec["map"], spec["rank_by"], *spec["rank_columns"], "overdue_open"]))
+        wanted = list(dict.fromkeys([spec["map"], spec["rank_by"], *spec["rank_columns"], "overdue_open",
+                                     *SOURCE_INDICATORS]))
         rows = compute(store, pack, sc, child_level.id, start, end, wanted)
-        by_unit: dict[str, dict] = {}
         for row in rows:
             by_unit.setdefault(row["unit_id"], {})[row["indicator"]] = row["value"]
         units = child_level.units
@@ -344,6 +354,21 @@ def build_brief(store, pack, scope: str, template: str, start: dt.datetime, end:
             if n > 0:
                 top_overdue = {"unit": _unit_name(pack, child_level, uid, lang), "n": int(n),
                                "level": ranking["level"] if lang == "zh" else ranking["level"].lower()}
+
+    # hot and blind spots, composite evaluation of units and departments, joint dispatch
+    def name_at(lv, uid):
+        return _unit_name(pack, lv, uid, lang)
+
+    sections = spec["sections"]
+    spot = (content.spots_section(store, pack, sc, place_level, start, end, lang, name_at)
+            if "spots" in sections and place_level is not None else None)
+    evaluation = None
+    if "evaluation" in sections:
+        departments: dict[str, dict] = {}
+        for row in compute(store, pack, sc, "department", start, end, list(SOURCE_INDICATORS)):
+            departments.setdefault(row["unit_id"], {})[row["indicator"]] = row["value"]
+        evaluation = content.evaluation_section(pack, child_level, by_unit, departments, lang, name_at)
+    dispatch = content.dispatch_section(store, pack, sc, start, end, lang) if "dispatch" in sections else None
 
     # overdue open cases and silent devices, located at the children's level
     place_index = place_level.index if place_level is not None else 0
@@ -388,8 +413,11 @@ def build_brief(store, pack, scope: str, template: str, start: dt.datetime, end:
                    change=figures["cases_reported"]["change"]["sentence"], rate=text("closure_rate"),
                    status=figures["closure_rate"]["status_text"]),
                  t("brief.n.backlog", lang, as_of=as_of_text, backlog=text("open_backlog"), overdue=text("overdue_open"))]
+    yoy = figures["cases_reported"]["yoy_change"]
+    narrative.append(t("brief.n.yoy", lang, change=yoy["sentence"]) if yoy["direction"] else t("brief.n.yoy_na", lang))
     if top_overdue:
         narrative.append(t("brief.n.top_overdue", lang, **top_overdue))
+    narrative.extend(content.narrative(spot, evaluation, dispatch, lang))
     narrative.append(t("brief.n.air", lang, pm25=text("pm25_mean"), hours=text("pm25_exceed_hours"),
                        online=text("device_online_rate"), silent=number(len(silent_rows), lang)))
     if figures["wait_mean_minutes"]["value"] is None:
@@ -423,6 +451,9 @@ def build_brief(store, pack, scope: str, template: str, start: dt.datetime, end:
         "overdue_limit": OVERDUE_LIMIT,
         "silent": silent[:SILENT_LIMIT],
         "silent_more": max(0, len(silent) - SILENT_LIMIT),
+        "spots": spot,
+        "evaluation": evaluation,
+        "dispatch": dispatch,
         "waits": {"mean": figures["wait_mean_minutes"]["value_text"], "p95": figures["wait_p95_minutes"]["value_text"]},
     }
     return Brief(template, snapshot["scope"], start, end, lang, created_at, snapshot)

@@ -18,6 +18,14 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 ZH_NUMERALS = "一二三四五六七八九十"
 
 
+def zh_numeral(n: int) -> str:
+    """1..99 as Chinese numerals: 一 … 十, 十一 … 十九, 二十 … 九十九."""
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return ZH_NUMERALS[ones - 1]
+    return ("" if tens == 1 else ZH_NUMERALS[tens - 1]) + "十" + (ZH_NUMERALS[ones - 1] if ones else "")
+
+
 @functools.cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
@@ -33,7 +41,7 @@ def render_html(snapshot: dict) -> str:
     lang = snapshot["lang"]
 
     def heading(n: int, text: str) -> str:
-        return f"{ZH_NUMERALS[n - 1]}、{text}" if lang == "zh" else f"{n}. {text}"
+        return f"{zh_numeral(n)}、{text}" if lang == "zh" else f"{n}. {text}"
 
     created = dt.datetime.fromisoformat(snapshot["created_at"]).replace(tzinfo=dt.UTC)
     page = {k: _css_string(t(f"brief.page.{k}", lang)) for k in ("before", "middle", "after")}

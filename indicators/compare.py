@@ -14,6 +14,10 @@ midnight across a daylight-saving change:
   twin: a start on Feb 29 becomes Feb 28, an end on Feb 29 becomes Mar 1, so the comparison window
   is never empty and covers the matching days.
 
+Coverage: a base window that starts before the feed's first record in the scope (table
+feed_coverage.sql) is not covered by data; its values (a count of 0 there means "no data", not
+"nothing happened") are given as None, so no change is claimed against them.
+
 Change = current - base; relative change = change / |base| (None when base is 0 or either value
 is None). Direction is "good" when the change goes the indicator's `better` way, "bad" when it
 goes against it, "flat" when there is no change, None when not computable.
@@ -31,6 +35,7 @@ import io
 import zoneinfo
 from collections import defaultdict
 
+from datasources import gateway
 from indicators.catalog import get
 from indicators.compute import ROW_COLUMNS, compute
 
@@ -110,10 +115,14 @@ def _parent(pack, level: str, unit_id: str):
     return (pack.units_by_id.get((level, unit_id)) or {}).get("parent_id")
 
 
-def add_comparisons(pack, level: str, rows: list[dict], previous: list[dict], last_year: list[dict]) -> list[dict]:
-    """Rows of compute() for the current window, each with COMPARE_COLUMNS added (new dicts)."""
-    prev_by = {(r["indicator"], r["unit_id"]): r["value"] for r in previous}
-    yoy_by = {(r["indicator"], r["unit_id"]): r["value"] for r in last_year}
+def add_comparisons(pack, level: str, rows: list[dict], previous: list[dict], last_year: list[dict],
+                    uncovered: frozenset = frozenset()) -> list[dict]:
+    """Rows of compute() for the current window, each with COMPARE_COLUMNS added (new dicts).
+
+    `uncovered` holds (prefix, indicator) pairs, prefix "prev" or "yoy", whose base window has no
+    data: their base values are None."""
+    prev_by = {(r["indicator"], r["unit_id"]): r["value"] for r in previous if ("prev", r["indicator"]) not in uncovered}
+    yoy_by = {(r["indicator"], r["unit_id"]): r["value"] for r in last_year if ("yoy", r["indicator"]) not in uncovered}
     groups: dict[tuple, dict[int, float | None]] = defaultdict(dict)
     for n, row in enumerate(rows):
         groups[(row["indicator"], _parent(pack, level, row["unit_id"]))][n] = row["value"]
@@ -144,9 +153,31 @@ def compare(store, pack, scope, level: str, start: dt.datetime, end: dt.datetime
     """compute() for [start, end) with 环比, 同比 and sibling ranks (COMPARE_COLUMNS) on every row."""
     current = compute(store, pack, scope, level, start, end, indicators)
     spans = windows(pack, start, end)
-    previous = compute(store, pack, scope, level, *spans["previous"], indicators)
-    last_year = compute(store, pack, scope, level, *spans["last_year"], indicators)
-    return add_comparisons(pack, level, current, previous, last_year)
+    wanted = list(dict.fromkeys(r["indicator"] for r in current))
+    uncovered = uncovered_bases(store, scope, wanted, spans)
+    bases = {}
+    for prefix, span in (("prev", spans["previous"]), ("yoy", spans["last_year"])):
+        covered = [ident for ident in wanted if (prefix, ident) not in uncovered]
+        # a base window without data is not read at all
+        bases[prefix] = compute(store, pack, scope, level, *span, covered) if covered else []
+    return add_comparisons(pack, level, current, bases["prev"], bases["yoy"], uncovered)
+
+
+def feed_starts(store, scope) -> dict[str, dt.datetime | None]:
+    """First record time per indicator SQL file ("ind_cases", "ind_air", "ind_waits") in the scope."""
+    return {r["feed"]: r["first_at"] for r in gateway.query_rows(store, "feed_coverage", scope)}
+
+
+def uncovered_bases(store, scope, indicator_ids, spans: dict) -> frozenset:
+    """(prefix, indicator) pairs whose base window starts before the indicator's feed has data."""
+    firsts = feed_starts(store, scope)
+    out = set()
+    for ident in indicator_ids:
+        first = firsts.get(get(ident).sql)
+        for prefix, window in (("prev", spans["previous"]), ("yoy", spans["last_year"])):
+            if first is None or window[0] < first:
+                out.add((prefix, ident))
+    return frozenset(out)
 
 
 def to_csv(rows: list[dict]) -> str:

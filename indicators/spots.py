@@ -17,10 +17,15 @@ rise, then now, descending; then department and unit id.
 
 Blind spot (demand but slow or no handling), as of `end`, for units with demand (now >= 1 or open
 cases >= min_count); reasons, any of:
-    "overdue"     open cases past their due time >= min_overdue;
+    "overdue"     open cases past their due time >= min_overdue and >= min_overdue_share of the open;
     "no_closure"  open cases >= min_count and not one case closed during W;
-    "low_closure" now >= min_count and (reported in W and closed by end) / now < low_closure.
+    "low_closure" due >= min_count and closed / due < low_closure, where due = reported in W and
+                  closed or due by end, closed = reported in W and closed by end (the closure rate
+                  of CONTRACT §6, so cases not yet due do not count against the unit).
 Order: number of reasons, overdue, open (descending), closure share (ascending), department, unit.
+
+Coverage: only baseline periods after the first case in the scope count (feed_coverage.sql); with
+none covered there is no baseline and no hot spot ("periods" in the answer says how many were used).
 """
 from __future__ import annotations
 
@@ -29,10 +34,10 @@ import zoneinfo
 from collections import defaultdict
 
 from datasources import gateway
-from indicators.compare import _to_local, _to_utc
+from indicators.compare import _to_local, _to_utc, feed_starts
 
 DEFAULTS = {"periods": 4, "min_count": 5, "min_rise": 3, "min_ratio": 1.5, "min_overdue": 3,
-            "low_closure": 0.5, "limit": 5}
+            "min_overdue_share": 0.25, "low_closure": 0.5, "limit": 5}
 
 
 class SpotsError(ValueError):
@@ -67,24 +72,26 @@ def hot_spots(rows: list[dict], periods: int, min_count: int, min_rise: float, m
     return hot
 
 
-def blind_spots(rows: list[dict], min_count: int, min_overdue: int, low_closure: float) -> list[dict]:
+def blind_spots(rows: list[dict], min_count: int, min_overdue: int, low_closure: float,
+                min_overdue_share: float = 0.0) -> list[dict]:
     """Units with demand and slow or no handling, by the rule in the module doc."""
     blind = []
     for row in rows:
         now, open_now, overdue = row["reported_now"], row["open_now"], row["overdue_now"]
         if not (now >= 1 or open_now >= min_count):
             continue
-        share = row["closed_of_reported"] / now if now else None
+        due = row["due_of_reported"]
+        share = row["closed_of_reported"] / due if due else None
         reasons = []
-        if overdue >= min_overdue:
+        if overdue >= min_overdue and overdue >= min_overdue_share * open_now:
             reasons.append("overdue")
         if open_now >= min_count and row["closures_in_window"] == 0:
             reasons.append("no_closure")
-        if now >= min_count and share is not None and share < low_closure:
+        if due >= min_count and share is not None and share < low_closure:
             reasons.append("low_closure")
         if reasons:
             blind.append({"department": row["department"], "unit_id": row["unit_id"], "reasons": reasons,
-                          "reported_now": now, "closed_of_reported": row["closed_of_reported"],
+                          "reported_now": now, "closed_of_reported": row["closed_of_reported"], "due_of_reported": due,
                           "closure_share": share, "closures_in_window": row["closures_in_window"],
                           "open_now": open_now, "overdue_now": overdue,
                           "oldest_open_hours": row["oldest_open_hours"]})
@@ -122,11 +129,15 @@ def spots(store, pack, scope, start: dt.datetime, end: dt.datetime, level: str |
         level_index = pack.level(level).index
     except KeyError:
         raise SpotsError(f"unknown level {level!r}; levels are {', '.join(lv.id for lv in pack.levels)}") from None
-    since = baseline_start(start, end, pack.timezone, opts["periods"])
+    first = feed_starts(store, scope).get("ind_cases")
+    periods = opts["periods"]
+    while periods > 0 and (first is None or baseline_start(start, end, pack.timezone, periods) < first):
+        periods -= 1
+    since = baseline_start(start, end, pack.timezone, periods)
     rows = gateway.query_rows(store, "spots_cases", scope, level_index=level_index, since=since, start=start, end=end)
-    hot = hot_spots(rows, opts["periods"], opts["min_count"], opts["min_rise"], opts["min_ratio"])
-    blind = blind_spots(rows, opts["min_count"], opts["min_overdue"], opts["low_closure"])
-    return {"level": level, "since": since, "start": start, "end": end, "options": opts,
+    hot = hot_spots(rows, periods, opts["min_count"], opts["min_rise"], opts["min_ratio"]) if periods else []
+    blind = blind_spots(rows, opts["min_count"], opts["min_overdue"], opts["low_closure"], opts["min_overdue_share"])
+    return {"level": level, "since": since, "start": start, "end": end, "options": opts, "periods": periods,
             "hot": hot, "blind": blind,
             "hot_by_department": per_department(hot, opts["limit"]),
             "blind_by_department": per_department(blind, opts["limit"])}

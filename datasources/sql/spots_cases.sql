@@ -16,6 +16,8 @@ select department,
        count(*) filter (where reported_at >= cast($since as timestamp) and reported_at < cast($start as timestamp))
            as reported_before,
        count(*) filter (where reported_at >= cast($start as timestamp) and not open_at_end) as closed_of_reported,
+       count(*) filter (where reported_at >= cast($start as timestamp)
+                          and (not open_at_end or coalesce(due_at <= cast($end as timestamp), false))) as due_of_reported,
        count(*) filter (where closed_at >= cast($start as timestamp) and not open_at_end) as closures_in_window,
        count(*) filter (where open_at_end) as open_now,
        count(*) filter (where open_at_end and due_at < cast($end as timestamp)) as overdue_now,

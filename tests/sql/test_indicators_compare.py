@@ -60,6 +60,9 @@ def make_cases() -> list[dict]:
                 due, closed = reported + dt.timedelta(hours=12), (reported + dt.timedelta(hours=1) if n % 2 else None)
             cases.append({"case_id": f"{window}-{unit}-{n}", "reported_at": reported, "due_at": due,
                           "closed_at": closed, "unit.cd": unit})
+    # the data start long before every window compared (see the coverage test)
+    cases.append({"case_id": "anchor", "reported_at": dt.datetime(2022, 1, 3), "due_at": dt.datetime(2022, 1, 5),
+                  "closed_at": dt.datetime(2022, 1, 4), "unit.cd": "05 Brooklyn"})
     return cases
 
 
@@ -210,3 +213,14 @@ def test_http_compare(console_runtime, console_client):
     assert ranked and ranked[0] == 1 and all(r["rank_of"] == len(ranked) for r in rows)
     params = console_client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/indicators"]["get"]["parameters"]
     assert "compare" in {p["name"] for p in params}
+
+
+def test_a_base_window_before_the_first_record_has_no_value(store, nyc, tmp_path):
+    """Data starting inside the current window: zeros before it would be 'no data', not 'none'."""
+    sync_pack(store, nyc)
+    late = [c for c in CASES if c["case_id"].startswith("now-")]
+    assert ingest_file(store, nyc, "cases", write_cases(tmp_path / "late.csv", late))["accepted"] == len(late)
+    rows = compare(store, nyc, Scope.city(), "cd", START, END, ["cases_reported"])
+    assert rows and all(r["prev_value"] is None and r["yoy_value"] is None and r["prev_direction"] is None
+                        for r in rows)
+    assert any(r["rank"] == 1 for r in rows)

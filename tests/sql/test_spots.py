@@ -46,9 +46,9 @@ CASES = [
     *batch("NYPD", "03 Brooklyn", 14, dt.datetime(2024, 3, 2, 0), closed_after=DAY, closed_first=10),
     # NYPD 04 Brooklyn: an old backlog of 5 still open, not yet due, nothing closed now: blind (no closure)
     *batch("NYPD", "04 Brooklyn", 5, dt.datetime(2024, 1, 5, 12), due_after=dt.timedelta(days=120)),
-    # DSNY 01 Manhattan: 6 now after nothing, none closed, 4 past due at as-of: hot and blind (3 reasons)
-    *batch("DSNY", "01 Manhattan", 4, dt.datetime(2024, 3, 2, 12), due_after=2 * DAY),
-    *batch("DSNY", "01 Manhattan", 2, dt.datetime(2024, 3, 7, 12), due_after=2 * DAY),
+    # DSNY 01 Manhattan: 6 now after nothing, none closed, 5 past due at as-of: hot and blind (3 reasons)
+    *batch("DSNY", "01 Manhattan", 5, dt.datetime(2024, 3, 2, 12), due_after=2 * DAY),
+    *batch("DSNY", "01 Manhattan", 1, dt.datetime(2024, 3, 7, 12), due_after=2 * DAY),
     # DSNY 02 Manhattan: closed before the window only: nothing
     *batch("DSNY", "02 Manhattan", 3, dt.datetime(2024, 2, 20, 12), closed_after=DAY),
 ]
@@ -84,6 +84,7 @@ def truth_rows() -> dict:
             "reported_now": len(now),
             "reported_before": sum(SINCE <= c["reported_at"] < START for c in mine),
             "closed_of_reported": sum(c["closed_at"] is not None and c["closed_at"] <= END for c in now),
+            "due_of_reported": sum((c["closed_at"] is not None and c["closed_at"] <= END) or c["due_at"] <= END for c in now),
             "closures_in_window": sum(c["closed_at"] is not None and START <= c["closed_at"] <= END for c in mine),
             "open_now": len(open_at_end),
             "overdue_now": sum(c["due_at"] < END for c in open_at_end),
@@ -125,7 +126,7 @@ def test_hot_and_blind_spots_by_the_rules(filled, nyc):
     assert blind == [("DSNY", "01 Manhattan", ["overdue", "no_closure", "low_closure"]),
                      ("NYPD", "04 Brooklyn", ["no_closure"])]
     dsny = found["blind"][0]
-    assert (dsny["reported_now"], dsny["open_now"], dsny["overdue_now"], dsny["closure_share"]) == (6, 6, 4, 0.0)
+    assert (dsny["reported_now"], dsny["open_now"], dsny["overdue_now"], dsny["closure_share"]) == (6, 6, 5, 0.0)
     assert found["hot_by_department"] == {"DSNY": [found["hot"][1]], "NYPD": [found["hot"][0]]}
     # deterministic: the same call gives the same answer
     assert spots(filled, nyc, Scope.city(), START, END, level="cd", periods=2) == found
@@ -147,9 +148,14 @@ def test_department_and_unit_scopes(filled, nyc):
 
 def test_rules_on_plain_rows():
     row = {"department": "D", "unit_id": "u", "reported_now": 5, "reported_before": 0, "closed_of_reported": 5,
+           "due_of_reported": 5,
            "closures_in_window": 5, "open_now": 0, "overdue_now": 0, "oldest_open_hours": None}
     assert [s["rise"] for s in hot_spots([row], 4, 5, 3, 1.5)] == [5.0]
     assert hot_spots([{**row, "reported_now": 4}], 4, 5, 3, 1.5) == []
     assert blind_spots([row], 5, 3, 0.5) == []
     low = blind_spots([{**row, "closed_of_reported": 2}], 5, 3, 0.5)
     assert low[0]["reasons"] == ["low_closure"] and low[0]["closure_share"] == 0.4
+    assert blind_spots([{**row, "closed_of_reported": 2, "due_of_reported": 4}], 5, 3, 0.5) == []  # too few due
+    # overdue must also be a real share of the open cases
+    busy = {**row, "open_now": 100, "overdue_now": 10}
+    assert blind_spots([busy], 5, 3, 0.5, 0.25) == [] and blind_spots([busy], 5, 3, 0.5, 0.1)[0]["reasons"] == ["overdue"]
