@@ -30,6 +30,7 @@ def create_app(runtime):
 
     import callbacks
     from api import auth, register_routes
+    from callbacks.context import remember_lang
     from layouts import shell
 
     callbacks.ensure_registered()
@@ -46,6 +47,7 @@ def create_app(runtime):
     )
     app.server.extensions["citybrain"] = runtime
     auth.install(app.server, runtime)
+    remember_lang(app.server)
     register_routes(app.server, runtime)
     app.layout = shell.layout(runtime.settings.poll_ms, dash.page_container)
     return app

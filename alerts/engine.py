@@ -25,6 +25,7 @@ from datasources.store import Store, utcnow
 from security.scope import Scope
 
 STATES = ("new", "acknowledged", "dispatched", "closed")
+ACT_ROLES = frozenset({"commander", "district_leader", "admin"})  # may acknowledge / dispatch / close
 THRESHOLD_INDICATORS = ("closure_rate", "on_time_closure_rate", "pm25_mean", "device_online_rate", "wait_mean_minutes")
 SILENT_MINUTES = 15
 
@@ -171,13 +172,53 @@ def open_alerts(store: Store, scope: Scope) -> list[dict]:
     return gateway.query_rows(store, "alerts_open", scope)
 
 
+def alert_panel(store: Store, pack: CityPack, scope: Scope, limit: int = 30) -> dict:
+    """Open alerts for a console panel: the most severe and newest `limit` of them, with the unit's
+    names and the evidence parsed; counts by severity and state over all open alerts in the scope."""
+    rows = open_alerts(store, scope)
+    items = []
+    for row in rows[:limit]:
+        unit = pack.units_by_id.get((row["level"], row["unit_id"])) if row["unit_id"] else None
+        try:
+            evidence = json.loads(row["evidence"] or "{}")
+        except ValueError:
+            evidence = {}
+        items.append({**row, "evidence": evidence,
+                      "unit_name_zh": unit["name_zh"] if unit else None, "unit_name_en": unit["name_en"] if unit else None})
+    by_severity: dict[str, int] = {}
+    by_state: dict[str, int] = {}
+    for row in rows:
+        by_severity[row["severity"]] = by_severity.get(row["severity"], 0) + 1
+        by_state[row["state"]] = by_state.get(row["state"], 0) + 1
+    return {"alerts": items, "total": len(rows), "by_severity": by_severity, "by_state": by_state}
+
+
+def anomaly_units(store: Store, scope: Scope, level_id: str) -> list[str]:
+    """Units of `level_id` with an open alert in the scope (spikes and threshold breaches first), for the
+    wall's auto-focus; each unit once, most severe first."""
+    seen: dict[str, None] = {}
+    for row in open_alerts(store, scope):
+        if row["level"] == level_id and row["unit_id"] and row["rule"] in ("spike", "threshold", "device_silence"):
+            seen.setdefault(row["unit_id"])
+    return list(seen)
+
+
+class AlertError(ValueError):
+    """An alert action that cannot be applied."""
+
+
+def acknowledge(store: Store, scope: Scope, alert_id: int, actor: str, role: str) -> None:
+    """Acknowledge an open alert (PermissionError for a role that may not, or an alert outside the scope)."""
+    set_state(store, scope, alert_id, "acknowledged", actor, role)
+
+
 def set_state(store: Store, scope: Scope, alert_id: int, state: str, actor: str, role: str) -> None:
     """Acknowledge / mark dispatched / close an alert the caller can see; audited."""
     from security.users import audit
 
     if state not in STATES:
         raise ValueError(f"unknown alert state {state!r}")
-    if role not in ("commander", "district_leader", "admin"):
+    if role not in ACT_ROLES:
         raise PermissionError(f"role {role} may not change alerts")
     visible = {row["alert_id"] for row in open_alerts(store, scope)}
     if alert_id not in visible:

@@ -40,12 +40,50 @@
     return out;
   }
 
+  // Point overlays (overview toggles) and the wall's focus outline sit on top of the units' layers.
+  function extraLayers(container) {
+    const out = (container.__overlays || []).slice();
+    if (container.__focusFeature) {
+      out.push({'@@type': 'GeoJsonLayer', id: 'focus', data: [container.__focusFeature], stroked: true, filled: false,
+                getLineColor: [255, 255, 255, 255], lineWidthMinPixels: container.__focusWidth || 5, pickable: false});
+    }
+    return out;
+  }
+
+  function redraw(container) {
+    const deck = container.__deck;
+    if (!deck || !container.__baseLayers) { return; }
+    window.updateDeck({layers: container.__baseLayers.concat(extraLayers(container))}, deck);
+  }
+
+  function renderOverlays(overlays, containerId) {
+    const container = document.getElementById(containerId);
+    if (!container) { return window.dash_clientside.no_update; }
+    container.__overlays = (overlays && overlays.layers) || [];
+    container.dataset.overlays = ((overlays && overlays.ids) || []).join(',');
+    redraw(container);
+    return String((overlays && overlays.version) || 0) + ':' + container.dataset.overlays;
+  }
+
+  // Outline one unit of the geometry on screen (the wall's auto-focus); null clears it.
+  function focusUnit(containerId, unitId, widthPx) {
+    const container = document.getElementById(containerId);
+    if (!container || !container.__geometryUrl) { return; }
+    geometry(container.__geometryUrl).then(collection => {
+      container.__focusFeature = unitId ? (collection.features.find(f => f.properties.unit_id === unitId) || null) : null;
+      container.__focusWidth = widthPx;
+      container.dataset.focus = container.__focusFeature ? unitId : '';
+      redraw(container);
+    });
+  }
+
   function render(containerId, spec, clickStoreId) {
     const container = document.getElementById(containerId);
     if (!container || !spec || !window.createDeck) { return window.dash_clientside.no_update; }
     geometry(spec.geometry_url).then(collection => {
       const features = withValues(collection, spec.values || {}, spec.fallback_fill || [90, 90, 90, 120]);
-      const json = Object.assign({}, spec.deck, {layers: layers(spec, features)});
+      const base = layers(spec, features);
+      const json = Object.assign({}, spec.deck, {layers: base.concat(extraLayers(container))});
       let deck = decks.get(containerId);
       if (deck && (deck.__citybrainKey !== spec.geometry_url || container.__deck !== deck)) {
         deck.finalize(); decks.delete(containerId); deck = null;
@@ -81,6 +119,8 @@
       } else {
         window.updateDeck({layers: json.layers}, deck);
       }
+      container.__baseLayers = base;
+      container.__geometryUrl = spec.geometry_url;
       container.dataset.version = String(spec.version);
       container.dataset.level = spec.level;
     }).catch(err => {
@@ -93,6 +133,8 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     citybrain: Object.assign({}, (window.dash_clientside || {}).citybrain, {
       renderMap: function (spec, containerId, clickStoreId) { return render(containerId, spec, clickStoreId); },
+      renderOverlays: renderOverlays,
+      focusUnit: focusUnit,
       navigateToUnit: function (click) {
         if (!click || !click.unit_id) { return window.dash_clientside.no_update; }
         const lang = new URLSearchParams(window.location.search).get('lang');

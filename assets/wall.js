@@ -98,6 +98,40 @@
 
   setInterval(check, 500);
 
-  window.dash_clientside = Object.assign({}, window.dash_clientside, {wall: {heartbeat: heartbeat}});
+  // Auto-focus: outline each district with a live anomaly in turn and say why, no hover needed.
+  const FOCUS_MS = 6000;
+  const focusState = {units: [], index: -1, label: '', none: ''};
+
+  function showFocus() {
+    const caption = document.getElementById('wall-focus-caption');
+    const ns = (window.dash_clientside || {}).citybrain;
+    if (!caption || !ns || !ns.focusUnit) { return; }
+    const units = focusState.units;
+    if (!units.length) {
+      caption.textContent = focusState.none;
+      caption.dataset.unit = '';
+      ns.focusUnit('map-container', null);
+      return;
+    }
+    focusState.index = (focusState.index + 1) % units.length;
+    const unit = units[focusState.index];
+    caption.textContent = focusState.label + ' ' + (focusState.index + 1) + '/' + units.length + ' · ' + unit.text;
+    caption.dataset.unit = unit.unit_id;
+    ns.focusUnit('map-container', unit.unit_id, Math.max(4, Math.round(window.innerHeight / 200)));
+  }
+
+  function focus(data) {
+    if (!data) { return window.dash_clientside.no_update; }
+    const same = JSON.stringify(data.units) === JSON.stringify(focusState.units);
+    focusState.units = data.units || [];
+    focusState.label = data.label || '';
+    focusState.none = data.none || '';
+    if (!same) { focusState.index = -1; showFocus(); }
+    return focusState.units.length;
+  }
+
+  setInterval(showFocus, FOCUS_MS);
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {wall: {heartbeat: heartbeat, focus: focus}});
   wrapRenderMap();
 })();

@@ -6,7 +6,7 @@ puts a copy back before each app is built.
 """
 from dash import _callback
 
-from callbacks import briefings, dispatch, drill, feeds, map, shell, wall  # noqa: F401
+from callbacks import briefings, dispatch, drill, feeds, map, overview, shell, wall  # noqa: F401
 
 _REGISTERED = (
     list(_callback.GLOBAL_CALLBACK_LIST),

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs
 
 from flask import current_app
 
-from i18n import pick_lang
+from i18n import LANG_COOKIE, LANGS, request_lang
 from security.scope import Scope
 
 
@@ -25,5 +25,18 @@ def current_scope() -> Scope:
 
 
 def lang_from(search: str | None, fallback: str | None = None) -> str:
+    """?lang= of the page, else the page's own, else the remembered choice, the browser's, the city's."""
     requested = parse_qs((search or "").lstrip("?")).get("lang", [fallback])[0]
-    return pick_lang(requested, runtime().pack.default_lang)
+    return request_lang(requested, runtime().pack.default_lang)
+
+
+def remember_lang(server) -> None:
+    """A page opened with ?lang=zh|en remembers the choice in a cookie (a year) for later visits without one."""
+    from flask import request
+
+    @server.after_request
+    def _remember_lang(response):
+        chosen = request.args.get("lang")
+        if chosen in LANGS and request.cookies.get(LANG_COOKIE) != chosen and request.method == "GET":
+            response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="Lax", httponly=False)
+        return response

@@ -6,8 +6,10 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 import i18n
 from callbacks.context import current_scope, lang_from, runtime
 from indicators.drill import default_window, unit_rates
-from indicators.overview import unit_ranking, unit_scorecard
-from layouts.components.deckmap import MapIds, build_legend, build_map_spec
+from indicators.catalog import get as get_indicator
+from indicators.overview import indicator_by_unit, unit_ranking, unit_scorecard
+from layouts.components.deckmap import (MapIds, build_indicator_spec, build_legend, build_map_spec,
+                                        build_threshold_legend)
 from layouts.components.page import PageIds
 from layouts.shell import ShellIds
 
@@ -17,6 +19,13 @@ clientside_callback(
     Input(MapIds.SPEC, "data"),
     State(MapIds.CONTAINER, "id"),
     State(MapIds.CLICK, "id"),
+)
+
+clientside_callback(
+    ClientsideFunction("citybrain", "renderOverlays"),
+    Output(MapIds.OVERLAYS_RENDERED, "data"),
+    Input(MapIds.OVERLAYS, "data"),
+    State(MapIds.CONTAINER, "id"),
 )
 
 clientside_callback(
@@ -48,8 +57,16 @@ def render_units(version, context, search):
     if level is None:
         return None, [], [html.Li(i18n.t("unit.no_children", lang))], ""
     rows = unit_ranking(rt.store, rt.pack, current_scope(), level.id, parent=parent)
-    spec = build_map_spec(rt.pack, level, rows, lang, version or 0, parent=parent)
-    legend = build_legend(spec["breaks"], i18n.t("map.legend.open_cases", lang))
+    indicator_id = context.get("indicator")
+    if indicator_id and not parent:  # the overview: districts coloured by the chosen indicator's thresholds
+        ind = get_indicator(indicator_id)
+        values = indicator_by_unit(rt.store, rt.pack, current_scope(), level.id, indicator_id)
+        spec = build_indicator_spec(rt.pack, level, values["rows"], lang, version or 0, ind)
+        title = i18n.t("map.legend.indicator", lang, name=ind.name(lang), window=i18n.t(f"window.{ind.default_window}", lang))
+        legend = build_threshold_legend(ind, title, {s: i18n.t(f"legend.status.{s}", lang) for s in ("green", "amber", "red", "none")})
+    else:
+        spec = build_map_spec(rt.pack, level, rows, lang, version or 0, parent=parent)
+        legend = build_legend(spec["breaks"], i18n.t("map.legend.open_cases", lang))
     return spec, legend, build_ranking(rows, level.id, lang), i18n.t("list.ranking", lang, level=level.name_zh if lang == "zh" else level.name_en)
 
 

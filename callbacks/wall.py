@@ -16,6 +16,12 @@ from callbacks.shell import poll_version
 from layouts.shell import ShellIds
 
 clientside_callback(
+    ClientsideFunction("wall", "focus"),
+    Output(WallIds.FOCUS_SEEN, "data"),
+    Input(WallIds.FOCUS, "data"),
+)
+
+clientside_callback(
     ClientsideFunction("wall", "heartbeat"),
     Output(WallIds.HEARTBEAT_SEEN, "data"),
     Input(WallIds.HEARTBEAT, "data"),
@@ -41,6 +47,7 @@ def poll_version_fast(tick, known):
     Output(WallIds.ALERTS_TITLE, "children"),
     Output(WallIds.DISPATCH_TITLE, "children"),
     Output(WallIds.DISPATCH_BODY, "children"),
+    Output(WallIds.FOCUS, "data"),
     Input(ShellIds.VERSION, "data"),
     Input(ShellIds.URL, "search"),
 )
@@ -50,7 +57,8 @@ def render_wall_board(version, search):
     board = wall_board(rt.store, rt.pack, current_scope())
     return (build_kpis(board["kpis"], lang), build_data_alerts(board, lang),
             i18n.t("wall.kpis", lang), i18n.t("wall.map", lang), i18n.t("wall.alerts", lang),
-            i18n.t("wall.dispatch", lang), i18n.t("wall.dispatch.none", lang))
+            i18n.t("wall.dispatch", lang), build_dispatch_board(board["dispatch"], lang, rt.pack.timezone),
+            build_focus(board["focus"], lang))
 
 
 @callback(
@@ -131,7 +139,8 @@ def build_feed_alerts(stalled: list[dict], lang: str) -> list:
 
 
 def build_data_alerts(board: dict, lang: str) -> list:
-    name = "name_zh" if lang == "zh" else "name_en"
+    """The alert engine's open spike/threshold alerts, and one line for the silent devices."""
+    title = "title_zh" if lang == "zh" else "title_en"
     items = []
     silent = board["silent_devices"]
     if silent["count"]:
@@ -140,12 +149,44 @@ def build_data_alerts(board: dict, lang: str) -> list:
             html.Div(("、" if lang == "zh" else ", ").join(silent["names"]) + (" …" if silent["count"] > len(silent["names"]) else ""),
                      className="wall-alert-detail"),
         ]))
-    for row in board["overdue_top"]:
+    for alert in board["alerts"]:
         items.append(html.Li(
-            i18n.t("wall.alert.overdue", lang, name=row[name] or row["unit_id"], count=i18n.number(row["overdue_cases"], lang)),
-            className="wall-alert sev-red", **{"data-kind": "overdue", "data-unit": row["unit_id"]},
+            alert[title], className=f"wall-alert sev-{'red' if alert['severity'] == 'high' else 'amber'}",
+            **{"data-kind": "alert", "data-rule": alert["rule"], "data-alert": str(alert["alert_id"]),
+               "data-unit": alert["unit_id"] or ""},
         ))
+    if board.get("alerts_more"):
+        items.append(html.Li(i18n.t("brief.more", lang, n=board["alerts_more"]), className="wall-alert sev-more",
+                             **{"data-kind": "more"}))
     if not items:
         items.append(html.Li(i18n.t("wall.alert.none", lang), className="wall-alert sev-ok", **{"data-kind": "none"}))
     return items
 
+
+def build_dispatch_board(dispatch: dict, lang: str, timezone: str) -> list:
+    """Open joint dispatch orders, late ones first and in red; the counts above them."""
+    if not dispatch["total"]:
+        return [html.P(i18n.t("wall.dispatch.none", lang), className="wall-dispatch-empty")]
+    rows = [html.P(i18n.t("wall.dispatch.summary", lang, total=i18n.number(dispatch["total"], lang),
+                          late=i18n.number(dispatch["late"], lang)),
+                   className="wall-dispatch-summary" + (" has-late" if dispatch["late"] else ""))]
+    for order in dispatch["orders"]:
+        rows.append(html.Div(
+            className="wall-order" + (" late" if order["late"] else ""),
+            **{"data-order": order["order_id"], "data-state": order["state"], "data-late": str(order["late"]).lower()},
+            children=[
+                html.Span(order["title"], className="wall-order-title"),
+                html.Span(f"{i18n.t('board.state.' + order['state'], lang)} · "
+                          + (i18n.t("board.late", lang) if order["late"] else
+                             i18n.t("board.due", lang, time=i18n.local_time(order["due_at"], timezone, lang, fmt="HH:mm"))),
+                          className="wall-order-state"),
+            ],
+        ))
+    return rows
+
+
+def build_focus(focus: list[dict], lang: str) -> dict:
+    """What the wall's auto-focus cycles through (assets/wall.js): unit ids with a caption each."""
+    name, title = ("name_zh", "title_zh") if lang == "zh" else ("name_en", "title_en")
+    return {"label": i18n.t("wall.focus", lang), "none": i18n.t("wall.focus.none", lang),
+            "units": [{"unit_id": f["unit_id"], "name": f[name] or f["unit_id"], "text": f[title]} for f in focus]}

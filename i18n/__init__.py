@@ -201,6 +201,66 @@ MESSAGES: dict[str, dict[str, str]] = {
     "wall.unit.ratio": {"zh": "%", "en": "%"},
     "wall.unit.ug/m3": {"zh": "μg/m³", "en": "μg/m³"},
     "wall.unit.min": {"zh": "分钟", "en": "min"},
+    # City overview (layouts/home.py, callbacks/overview.py)
+    "overview.indicator": {"zh": "地图指标", "en": "Map indicator"},
+    "overview.layers": {"zh": "图层", "en": "Layers"},
+    "overview.cases_layer": {"zh": "案件", "en": "Cases"},
+    "layer.off": {"zh": "关闭", "en": "off"},
+    "layer.hexbins": {"zh": "蜂窝", "en": "hexbins"},
+    "layer.heat": {"zh": "热力", "en": "heat"},
+    "layer.sensors": {"zh": "感知设备", "en": "Sensors"},
+    "layer.halls": {"zh": "政务大厅", "en": "Service halls"},
+    "layer.dispatch": {"zh": "派遣单", "en": "Dispatch orders"},
+    "layer.legend.sensor_online": {"zh": "设备在线", "en": "sensor online"},
+    "layer.legend.sensor_silent": {"zh": "设备静默", "en": "sensor silent"},
+    "layer.legend.hall": {"zh": "大厅（越大等候越久）", "en": "hall (larger = longer wait)"},
+    "layer.legend.cases": {"zh": "案件密度（{window}）", "en": "case density ({window})"},
+    "layer.legend.late": {"zh": "红圈 = 超时", "en": "red ring = late"},
+    "legend.status.green": {"zh": "达标", "en": "on target"},
+    "legend.status.amber": {"zh": "关注", "en": "watch"},
+    "legend.status.red": {"zh": "告警", "en": "alert"},
+    "legend.status.none": {"zh": "无数据", "en": "no data"},
+    "map.legend.indicator": {"zh": "{name} · {window}", "en": "{name} · {window}"},
+    "window.P1D": {"zh": "近24小时", "en": "last 24 h"},
+    "window.P7D": {"zh": "近7天", "en": "last 7 days"},
+    "window.P30D": {"zh": "近30天", "en": "last 30 days"},
+    "window.PT15M": {"zh": "近15分钟", "en": "last 15 min"},
+    "kpi.change": {"zh": "环比 {arrow} {pct}", "en": "{arrow} {pct} vs previous"},
+    "kpi.change.same": {"zh": "环比持平", "en": "same as previous"},
+    "kpi.change.na": {"zh": "环比 –", "en": "no previous figure"},
+    "kpi.previous": {"zh": "上期 {value}", "en": "previous {value}"},
+    "kpi.trend": {"zh": "近{days}天逐日", "en": "daily, last {days} days"},
+    "overview.alerts": {"zh": "预警", "en": "Alerts"},
+    "overview.alerts.count": {"zh": "预警 · {n} 条未关闭", "en": "Alerts · {n} open"},
+    "overview.alerts.none": {"zh": "暂无预警", "en": "No open alerts"},
+    "alert.ack": {"zh": "确认", "en": "Acknowledge"},
+    "alert.acked": {"zh": "已确认预警 #{id}", "en": "Alert #{id} acknowledged"},
+    "alert.denied": {"zh": "无权确认该预警", "en": "You may not acknowledge this alert"},
+    "alert.severity.high": {"zh": "高", "en": "high"},
+    "alert.severity.medium": {"zh": "中", "en": "medium"},
+    "alert.state.new": {"zh": "新", "en": "new"},
+    "alert.state.acknowledged": {"zh": "已确认", "en": "acknowledged"},
+    "alert.state.dispatched": {"zh": "已派遣", "en": "dispatched"},
+    "alert.rule.spike": {"zh": "激增", "en": "spike"},
+    "alert.rule.threshold": {"zh": "越线", "en": "threshold"},
+    "alert.rule.device_silence": {"zh": "设备静默", "en": "device silent"},
+    "alert.rule.feed_silence": {"zh": "数据中断", "en": "feed stalled"},
+    "alert.scope.city": {"zh": "全市", "en": "city-wide"},
+    "alert.since": {"zh": "始于 {time}", "en": "since {time}"},
+    "alert.evidence": {"zh": "依据", "en": "Evidence"},
+    "overview.dispatch": {"zh": "联动派遣", "en": "Joint dispatch"},
+    "overview.dispatch.summary": {"zh": "进行中 {total} 单 · 超时 {late} 单", "en": "{total} open · {late} late"},
+    "overview.dispatch.late_list": {"zh": "超时派遣单", "en": "Late orders"},
+    "board.state.issued": {"zh": "已派发", "en": "issued"},
+    "board.state.acknowledged": {"zh": "已签收", "en": "acknowledged"},
+    "board.state.in_progress": {"zh": "处置中", "en": "in progress"},
+    "board.state.resolved": {"zh": "已办结", "en": "resolved"},
+    "board.due": {"zh": "时限 {time}", "en": "due {time}"},
+    "board.late": {"zh": "超时", "en": "late"},
+    "wall.focus": {"zh": "焦点", "en": "Focus"},
+    "wall.focus.none": {"zh": "各区暂无异常", "en": "No district with a live anomaly"},
+    "wall.focus.count": {"zh": "{i}/{n}", "en": "{i}/{n}"},
+    "wall.dispatch.summary": {"zh": "进行中 {total} · 超时 {late}", "en": "{total} open · {late} late"},
     # Briefing packs (briefings/)
     "brief.title.daily": {"zh": "{place}城市运行日报", "en": "{place} Daily Operations Brief"},
     "brief.title.weekly": {"zh": "{place}城市运行周报", "en": "{place} Weekly Operations Brief"},
@@ -286,6 +346,17 @@ def number(value, lang: str, digits: int = 0) -> str:
     return format_decimal(value, format=pattern, locale=LOCALES.get(lang, "en_US"))
 
 
+def indicator_value(value, unit: str, lang: str) -> str:
+    """An indicator's value as shown: ratios in percent, means with one decimal, counts whole."""
+    if value is None:
+        return "–"
+    if unit == "ratio":
+        return number(value * 100, lang, digits=1) + "%"
+    if unit in ("ug/m3", "min", "h"):
+        return number(value, lang, digits=1)
+    return number(value, lang)
+
+
 def local_time(value: dt.datetime | None, timezone: str, lang: str, fmt: str = "medium") -> str:
     """A naive-UTC timestamp shown in the city's zone and the user's language."""
     if value is None:
@@ -308,3 +379,75 @@ def duration(seconds: float | None, lang: str) -> str:
 
 def pick_lang(requested: str | None, default: str) -> str:
     return requested if requested in LANGS else (default if default in LANGS else "en")
+
+
+LANG_COOKIE = "citybrain_lang"
+
+
+def parse_accept_language(header: str | None) -> list[str]:
+    """Primary language tags of an Accept-Language header, most preferred first ("zh-CN,en;q=0.8" -> ["zh", "en"])."""
+    ranked = []
+    for n, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if tag and q > 0:
+            ranked.append((-q, n, tag.split("-")[0].lower()))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def resolve_lang(explicit: str | None, remembered: str | None, accept_language: str | None, default: str) -> str:
+    """The UI language: an explicit ?lang=, else the remembered choice, else the browser's, else the city's."""
+    for choice in (explicit, remembered, *parse_accept_language(accept_language)):
+        if choice in LANGS:
+            return choice
+    return pick_lang(None, default)
+
+
+def request_lang(explicit: str | None, default: str | None = None) -> str:
+    """resolve_lang for the current HTTP request (cookie LANG_COOKIE, Accept-Language); outside one, explicit
+    or default. Without a default, the running console's city default (else zh)."""
+    try:
+        from flask import current_app, has_request_context, request
+    except ImportError:  # pragma: no cover
+        return pick_lang(explicit, default or "zh")
+    if not has_request_context():
+        return pick_lang(explicit, default or "zh")
+    if default is None:
+        runtime = current_app.extensions.get("citybrain")
+        default = runtime.pack.default_lang if runtime is not None else "zh"
+    return resolve_lang(explicit, request.cookies.get(LANG_COOKIE), request.headers.get("Accept-Language"), default)
+
+
+# AG Grid's own texts in Chinese (its localeText); English is AG Grid's default.
+AG_GRID_ZH = {
+    "page": "页", "more": "更多", "to": "至", "of": "共", "next": "下一页", "last": "末页", "first": "首页",
+    "previous": "上一页", "firstPage": "首页", "previousPage": "上一页", "nextPage": "下一页", "lastPage": "末页",
+    "pageLastRowUnknown": "?", "pageSizeSelectorLabel": "每页条数：", "ariaPageSizeSelectorLabel": "每页条数",
+    "loadingOoo": "加载中…", "loadingError": "加载出错", "noRowsToShow": "无数据", "enabled": "启用",
+    "selectAll": "全选", "selectAllSearchResults": "全选搜索结果", "searchOoo": "搜索…", "blanks": "空白",
+    "noMatches": "无匹配", "filterOoo": "筛选…", "equals": "等于", "notEqual": "不等于", "blank": "为空",
+    "notBlank": "不为空", "empty": "请选择", "lessThan": "小于", "greaterThan": "大于",
+    "lessThanOrEqual": "小于等于", "greaterThanOrEqual": "大于等于", "inRange": "介于", "inRangeStart": "从",
+    "inRangeEnd": "到", "contains": "包含", "notContains": "不包含", "startsWith": "开头是", "endsWith": "结尾是",
+    "dateFormatOoo": "yyyy-mm-dd", "before": "早于", "after": "晚于", "andCondition": "且", "orCondition": "或",
+    "applyFilter": "应用", "resetFilter": "重置", "clearFilter": "清除", "cancelFilter": "取消",
+    "textFilter": "文本筛选", "numberFilter": "数字筛选", "dateFilter": "日期筛选", "setFilter": "集合筛选",
+    "filterConditions": "筛选条件", "filterSearch": "搜索", "columns": "列", "filters": "筛选",
+    "pinColumn": "固定列", "pinLeft": "固定在左侧", "pinRight": "固定在右侧", "noPin": "取消固定",
+    "autosizeThisColumn": "自动调整此列宽度", "autosizeAllColumns": "自动调整所有列宽度", "resetColumns": "重置列",
+    "sortAscending": "升序", "sortDescending": "降序", "sortUnSort": "取消排序", "columnFilter": "列筛选",
+    "columnChooser": "选择列", "chooseColumns": "选择列", "hideColumn": "隐藏列", "copy": "复制",
+    "copyWithHeaders": "连同表头复制", "paste": "粘贴", "export": "导出", "csvExport": "导出 CSV",
+    "totalRows": "总行数", "totalAndFilteredRows": "行", "filteredRows": "已筛选", "selectedRows": "已选",
+    "footerTotal": "合计", "ariaFilterInput": "筛选输入", "ariaSearch": "搜索", "ariaSearchFilterValues": "搜索筛选值",
+}
+
+
+def ag_grid_locale(lang: str) -> dict:
+    """AG Grid's localeText for the UI language ({} = AG Grid's English)."""
+    return dict(AG_GRID_ZH) if lang == "zh" else {}

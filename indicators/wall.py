@@ -17,6 +17,7 @@ from datasources.health import feed_health_for
 from datasources.store import Store, utcnow
 from indicators.catalog import get
 from indicators.compute import compute
+from indicators.layers import dispatch_board
 from indicators.overview import unit_ranking
 from security.scope import Scope
 
@@ -25,6 +26,8 @@ WALL_INDICATORS = ("cases_reported", "cases_closed", "closure_rate", "on_time_cl
                    "overdue_open", "pm25_mean", "device_online_rate", "wait_mean_minutes")
 SILENT_MINUTES = 15
 TOP_OVERDUE = 3
+TICKER_ALERTS = 4   # what fits the wall's alert column at 1080p (stalled feeds come first, every tick)
+BOARD_ORDERS = 4
 
 
 def today_window(timezone: str, now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
@@ -64,12 +67,29 @@ def wall_board(store: Store, pack: CityPack, scope: Scope, now: dt.datetime | No
     kpis: see wall_kpis. districts: the first level's units with open and overdue counts (for the
     map). overdue_top: up to TOP_OVERDUE districts with overdue open cases, most first.
     silent_devices: how many devices are silent and a few of their names.
+    alerts: the alert engine's open spike and threshold alerts, most severe first, at most
+    TICKER_ALERTS, and alerts_more = how many were left out.
+    dispatch: open joint dispatch orders (late first, at most BOARD_ORDERS), counts by state, late.
+    focus: the districts with a live anomaly (an open spike or threshold alert), each with
+    the title of its most severe alert, for the map's auto-focus.
     """
+    from alerts.engine import alert_panel
+
     now = now or utcnow()
     level = pack.levels[0]
     districts = unit_ranking(store, pack, scope, level.id, as_of=now)
     overdue = sorted((r for r in districts if r["overdue_cases"]), key=lambda r: (-r["overdue_cases"], r["unit_id"]))
     silent = silent_devices(store, scope, as_of=now)
+    panel = alert_panel(store, pack, scope, limit=200)
+    # device silences are summed up in one line (silent_devices, the engine's own rule); feed stalls
+    # are on the pulse; every other open alert is listed on its own
+    ticker = [a for a in panel["alerts"] if a["rule"] not in ("feed_silence", "device_silence")]
+    focus: dict[str, dict] = {}
+    for a in ticker:
+        if a["level"] == level.id and a["unit_id"] and a["unit_id"] not in focus:
+            focus[a["unit_id"]] = {"unit_id": a["unit_id"], "name_zh": a["unit_name_zh"], "name_en": a["unit_name_en"],
+                                   "title_zh": a["title_zh"], "title_en": a["title_en"], "severity": a["severity"]}
+    board = dispatch_board(store, scope, as_of=now)
     return {
         "as_of": now,
         "level": level.id,
@@ -78,6 +98,10 @@ def wall_board(store: Store, pack: CityPack, scope: Scope, now: dt.datetime | No
         "overdue_top": overdue[:TOP_OVERDUE],
         "silent_devices": {"count": len(silent), "names": [d["name"] or d["device_id"] for d in silent[:3]],
                            "minutes": SILENT_MINUTES},
+        "alerts": ticker[:TICKER_ALERTS],
+        "alerts_more": max(0, len(ticker) - TICKER_ALERTS),
+        "dispatch": {**board, "orders": board["orders"][:BOARD_ORDERS]},
+        "focus": list(focus.values()),
     }
 
 

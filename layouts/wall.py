@@ -1,7 +1,8 @@
 """The wall display (/wall): one dark 16:9 screen, read from 5 m away, nothing that needs hover.
 
 Top: title, clock, feed freshness. Left: today's city KPIs. Centre: the districts by open cases.
-Right: alerts and the joint-dispatch board. A banner covers the screen when the server is lost.
+Right: the alert engine's open alerts and the joint-dispatch board. The map outlines
+each district with a live anomaly in turn (auto-focus, nothing needs hover). A banner covers the screen when the server is lost.
 """
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ def layout(lang: str | None = None, **_):
             dcc.Interval(id=WallIds.VERSION_TICK, interval=_version_poll_ms()),
             dcc.Store(id=WallIds.HEARTBEAT),
             dcc.Store(id=WallIds.HEARTBEAT_SEEN),
+            dcc.Store(id=WallIds.FOCUS),
+            dcc.Store(id=WallIds.FOCUS_SEEN),
             html.Header(
                 className="wall-top",
                 children=[
@@ -65,7 +68,8 @@ def layout(lang: str | None = None, **_):
             html.Section(
                 className="wall-map-panel",
                 children=[html.H2(id=WallIds.MAP_TITLE, className="wall-h2"),
-                          html.Div(deck_map(), className="wall-map-fit", **{"data-bounds": json.dumps(_bounds()), "data-label-vh": "2.2"})],
+                          html.Div(deck_map(), className="wall-map-fit", **{"data-bounds": json.dumps(_bounds()), "data-label-vh": "2.2"}),
+                          html.Div(id=WallIds.FOCUS_CAPTION, className="wall-focus", **{"data-unit": ""})],
             ),
             html.Section(
                 className="wall-side",
@@ -77,7 +81,7 @@ def layout(lang: str | None = None, **_):
                     ]),
                     html.Div(className="wall-dispatch", children=[
                         html.H2(id=WallIds.DISPATCH_TITLE, className="wall-h2"),
-                        html.P(id=WallIds.DISPATCH_BODY, className="wall-dispatch-empty"),
+                        html.Div(id=WallIds.DISPATCH_BODY, className="wall-dispatch-body"),
                     ]),
                 ],
             ),

@@ -22,6 +22,8 @@ class MapIds(StrEnum):
     CLICK = "map-click"
     RENDERED = "map-rendered"
     LEGEND = "map-legend"
+    OVERLAYS = "map-overlays"   # point layers drawn over the units ({"version", "layers": [deck layer JSON]})
+    OVERLAYS_RENDERED = "map-overlays-rendered"
 
 
 def deck_map() -> html.Div:
@@ -32,6 +34,8 @@ def deck_map() -> html.Div:
             dcc.Store(id=MapIds.SPEC),
             dcc.Store(id=MapIds.CLICK),
             dcc.Store(id=MapIds.RENDERED),
+            dcc.Store(id=MapIds.OVERLAYS),
+            dcc.Store(id=MapIds.OVERLAYS_RENDERED),
             html.Div(id=MapIds.LEGEND, className="map-legend"),
         ],
     )
@@ -135,3 +139,111 @@ def build_legend(breaks: list[float], title: str) -> list:
         )
         lower = int(upper) + 1
     return [html.Div(title, className="legend-title"), *items]
+
+
+# ---------------------------------------------------------------- threshold colouring (overview)
+
+STATUS_FILL = {"green": [38, 166, 91, 215], "amber": [242, 169, 34, 225], "red": [214, 48, 49, 235]}
+
+
+def build_indicator_spec(pack: CityPack, level: Level, rows: list[dict], lang: str, version: int, indicator) -> dict:
+    """Map spec colouring each unit by the catalog's thresholds for `indicator` (green/amber/red)."""
+    spec = build_map_spec(pack, level, [], lang, version)
+    spec["values"] = {r["unit_id"]: {"fill": STATUS_FILL.get(r["status"], NO_DATA), "value": r["value"]} for r in rows}
+    spec["breaks"] = []
+    spec["indicator"] = indicator.id
+    return spec
+
+
+def format_threshold(value: float, unit: str) -> str:
+    if unit == "ratio":
+        return f"{value * 100:g}%"
+    return f"{value:g}"
+
+
+def build_threshold_legend(indicator, title: str, labels: dict) -> list:
+    """Legend of the catalog's bands: green / amber / red with their bounds, and 'no data'."""
+    green, red = indicator.thresholds["green"], indicator.thresholds["red"]
+    g, r = format_threshold(green, indicator.unit), format_threshold(red, indicator.unit)
+    if indicator.better == "up":
+        bands = {"green": f"≥ {g}", "amber": f"{r} – {g}", "red": f"< {r}"}
+    else:
+        bands = {"green": f"≤ {g}", "amber": f"{g} – {r}", "red": f"> {r}"}
+    items = []
+    for status in ("green", "amber", "red"):
+        c = STATUS_FILL[status]
+        items.append(html.Div(className="legend-item", **{"data-status": status}, children=[
+            html.Span(className="swatch", style={"background": f"rgb({c[0]},{c[1]},{c[2]})"}),
+            html.Span(f"{labels[status]} {bands[status]}"),
+        ]))
+    items.append(html.Div(className="legend-item", **{"data-status": "none"}, children=[
+        html.Span(className="swatch", style={"background": f"rgb({NO_DATA[0]},{NO_DATA[1]},{NO_DATA[2]})"}),
+        html.Span(labels["none"]),
+    ]))
+    return [html.Div(title, className="legend-title"), *items]
+
+
+# ---------------------------------------------------------------- point overlays (overview)
+
+SENSOR_FILL = {"online": [56, 200, 120, 230], "silent": [235, 64, 52, 255]}
+DISPATCH_FILL = {"issued": [90, 160, 255, 240], "acknowledged": [92, 200, 255, 240],
+                 "in_progress": [242, 169, 34, 240], "resolved": [38, 166, 91, 240]}
+LATE_LINE = [255, 40, 40, 255]
+HEX_RANGE = [[255, 255, 178], [254, 204, 92], [253, 141, 60], [240, 59, 32], [189, 0, 38]]
+
+
+def _layer_json(layer: pdk.Layer) -> dict:
+    return json.loads(pdk.Deck(layers=[layer], map_provider=None, map_style=None).to_json())["layers"][0]
+
+
+def _class_of(value: float, breaks: list[float]) -> int:
+    for i, upper in enumerate(breaks):
+        if value <= upper:
+            return i
+    return max(len(breaks) - 1, 0)
+
+
+def build_overlays(data: dict, version: int) -> dict:
+    """deck.gl layer JSON for each enabled point layer in `data` (see indicators.layers.map_layers)."""
+    layers = []
+    if "hexbins" in data:
+        breaks = class_breaks([c["count"] for c in data["hexbins"]])
+        rows = [{"hex": c["hex"], "count": c["count"], "fill": HEX_RANGE[_ramp_index(_class_of(c["count"], breaks), len(breaks))] + [200]}
+                for c in data["hexbins"]]
+        layers.append(_layer_json(pdk.Layer(
+            "H3HexagonLayer", id="case-hexbins", data=rows, get_hexagon="hex", extruded=False,
+            filled=True, stroked=True, get_line_color=[20, 24, 32, 160], line_width_min_pixels=1, pickable=False,
+            get_fill_color="fill",
+        )))
+    if "heat" in data:
+        layers.append(_layer_json(pdk.Layer(
+            "HeatmapLayer", id="case-heat", data=[{"position": c["position"], "count": c["count"]} for c in data["heat"]], get_position="position", get_weight="count",
+            radius_pixels=40, intensity=1.2, threshold=0.05, color_range=HEX_RANGE, pickable=False,
+        )))
+    if "halls" in data:
+        rows = [{**h, "radius": 6 + min(h["wait"] or 0, 60) * 0.6} for h in data["halls"]]
+        layers.append(_layer_json(pdk.Layer(
+            "ScatterplotLayer", id="halls", data=rows, get_position="position", get_radius="radius",
+            radius_units=pdk.types.String("pixels"), get_fill_color=[170, 120, 255, 170], get_line_color=[240, 230, 255, 255],
+            stroked=True, line_width_min_pixels=2, pickable=False,
+        )))
+    if "sensors" in data:
+        rows = [{**d, "fill": SENSOR_FILL[d["status"]], "radius": 7 if d["status"] == "silent" else 4} for d in data["sensors"]]
+        # silent devices last, so they are drawn on top of online neighbours
+        rows.sort(key=lambda d: d["status"] == "silent")
+        layers.append(_layer_json(pdk.Layer(
+            "ScatterplotLayer", id="sensors", data=rows, get_position="position", get_radius="radius",
+            radius_units=pdk.types.String("pixels"), get_fill_color="fill", get_line_color=[10, 14, 22, 255], stroked=True,
+            line_width_min_pixels=1, pickable=False,
+        )))
+    if "dispatch" in data:
+        rows = [{"id": o["order_id"], "position": o["position"], "state": o["state"], "late": o["late"],
+                 "fill": DISPATCH_FILL.get(o["state"], [200, 200, 200, 240]),
+                 "line": LATE_LINE if o["late"] else [255, 255, 255, 255]}
+                for o in data["dispatch"] if o["position"]]
+        layers.append(_layer_json(pdk.Layer(
+            "ScatterplotLayer", id="dispatch", data=rows, get_position="position", get_radius=9,
+            radius_units=pdk.types.String("pixels"), get_fill_color="fill", get_line_color="line", stroked=True,
+            line_width_min_pixels=3, pickable=False,
+        )))
+    return {"version": version, "layers": layers, "ids": [layer["id"] for layer in layers]}

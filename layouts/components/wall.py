@@ -19,4 +19,7 @@ class WallIds(StrEnum):
     HEARTBEAT = "wall-heartbeat"        # {at_ms, poll_ms, offline_text} from the server every tick
     HEARTBEAT_SEEN = "wall-heartbeat-seen"
     OFFLINE = "wall-offline"
+    FOCUS = "wall-focus"                # districts with live anomalies: [{unit_id, name_*, title_*}]
+    FOCUS_SEEN = "wall-focus-seen"
+    FOCUS_CAPTION = "wall-focus-caption"
     VERSION_TICK = "wall-version-tick"  # the wall checks the data version more often than the shell

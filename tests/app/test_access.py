@@ -174,6 +174,11 @@ SAMPLES = {
     ("brief-scope", "value"): f"district:{OUTSIDE}",
     ("brief-period", "start_date"): "2026-01-01",
     ("brief-period", "end_date"): "2026-01-02",
+    # city overview (callbacks/overview.py)
+    ("overview-ack-request", "data"): {"alert_id": 1, "at": 1},
+    ("overview-ack-result", "children"): None,
+    ("overview-cases-layer", "value"): "hexbins",
+    ("overview-layers", "value"): ["sensors", "halls", "dispatch"],
     # joint dispatch (callbacks/dispatch.py); dispatch-cases and dispatch-command are made per call below
     ("dispatch-open", "n_clicks"): 1,
     ("dispatch-priority", "value"): 2,
@@ -213,6 +218,12 @@ CALLBACK_RULES = {
     "wall-title": "feed metadata and a clock",
     "brief-title": "briefing scopes and archive filtered by briefings.access.may_brief",
     "brief-result": "generate: refused outside the caller's scope",
+    "overview-indicator-label": "labels only",
+    "overview-kpis": "scoped: the caller's KPIs and daily trend",
+    "map-overlays": "scoped: case cells, devices, halls and dispatch orders of the caller's scope",
+    "overview-ack-result": "acknowledge: role and the alert's scope checked by alerts.engine.set_state",
+    "overview-alerts-title": "scoped: open alerts of the caller's scope",
+    "overview-dispatch-title": "scoped: open dispatch orders of the caller's scope",
     "dispatch-open": "launch button: shown to commander/district leader only (a label, no data)",
     "dispatch-panel": "scoped: suggestion for cases in the caller's scope; refused for roles that may not launch",
     "dispatch-deadline": "scoped: deadline for cases in the caller's scope",
@@ -487,3 +498,34 @@ def test_briefing_files_follow_the_callers_scope(secured):
     assert commander.get(f"/briefings/{ids['city']}.html").status_code == 200
     dept, _ = login(app, "dept")
     assert dept.get(f"/briefings/{ids[f'district:{INSIDE}']}.pdf").status_code == 404
+
+
+def test_acknowledging_an_alert_is_checked_on_the_server(secured):
+    """Hand-crafted acknowledge requests: only commander/leader/admin, and a leader only in their district."""
+    app, runtime = secured
+    ids = {}
+    for district in (INSIDE, OUTSIDE):
+        runtime.store.execute_write(
+            "insert into alerts (alert_key, rule, severity, level, unit_id, unit_path, subject, title_zh, title_en, "
+            "evidence, state, first_seen, last_seen) values ($key, 'threshold', 'medium', 'district', $unit, [$unit], "
+            "'closure_rate', 't', 't', '{}', 'new', now()::timestamp, now()::timestamp)",
+            {"key": f"matrix-ack:{district}", "unit": district})
+        ids[district] = runtime.store.cursor().execute(
+            "select alert_id from alerts where alert_key = ?", [f"matrix-ack:{district}"]).fetchall()[0][0]
+    spec = next(spec for key, spec in server_callbacks(app) if key.startswith("overview-ack-result"))
+
+    def state(district):
+        return runtime.store.cursor().execute("select state from alerts where alert_id = ?", [ids[district]]).fetchall()[0][0]
+
+    expected = {"commander": {INSIDE, OUTSIDE}, "admin": {INSIDE, OUTSIDE}, "leader": {INSIDE},
+                "dept": set(), "briefing": set(), "wall": set()}
+    for user, allowed in expected.items():
+        client, _ = login(app, user)
+        for district in (INSIDE, OUTSIDE):
+            payload = callback_payload(spec, CONTEXTS["overview"])
+            payload["inputs"][0]["value"] = {"alert_id": ids[district], "at": 1}
+            response = client.post("/_dash-update-component", json=payload, headers={"X-CSRFToken": csrf_of(client)})
+            assert response.status_code in (200, 204)
+            assert state(district) == ("acknowledged" if district in allowed else "new"), (user, district)
+            runtime.store.execute_write("update alerts set state = 'new' where alert_id = $id", {"id": ids[district]})
+    runtime.store.execute_write("update alerts set state = 'closed' where alert_key like 'matrix-ack:%'", {})
