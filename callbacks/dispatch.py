@@ -187,9 +187,9 @@ def render_queue(_version, view, priority, _refresh, search, context):
     rt = runtime()
     actor = current_actor()
     views = [{"label": i18n.t(f"queue.view.{v}", lang), "value": v} for v in VIEWS] + \
-            [{"label": i18n.t(f"dstate.{s}", lang), "value": s} for s in ORDER_STATES]
+            [{"label": i18n.t(f"dstate.{s}", lang), "value": s} for s in ("resolved", "closed", "cancelled")]
     priorities = [{"label": i18n.t("queue.priority.all", lang), "value": "all"}] + \
-                 [{"label": i18n.t(f"dispatch.priority.{p}", lang), "value": str(p)} for p in SLA]
+                 [{"label": f"P{p}", "value": str(p)} for p in SLA]
     if actor.role == "department":
         title = i18n.t("queue.title.department", lang, department=department_name(rt.pack, actor.department, lang))
     else:

@@ -21,8 +21,8 @@ def layout(view: str = "todo", priority: str = "", lang: str | None = None, **_)
                 html.Div(className="queue-filters", children=[
                     dcc.RadioItems(id=DispatchIds.QUEUE_VIEW, options=[], value=view, inline=True,
                                    className="view-choice"),
-                    dcc.Dropdown(id=DispatchIds.QUEUE_PRIORITY, options=[], value=priority or "all", clearable=False,
-                                 searchable=False, className="priority-filter"),
+                    dcc.RadioItems(id=DispatchIds.QUEUE_PRIORITY, options=[], value=priority or "all", inline=True,
+                                   className="view-choice priority-filter"),
                     html.Span(id=DispatchIds.QUEUE_COUNT, className="muted"),
                 ]),
                 html.Div(id=DispatchIds.QUEUE_MESSAGE, className="queue-message", role="status"),

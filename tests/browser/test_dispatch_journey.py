@@ -1,0 +1,203 @@
+"""Joint dispatch in real Chromium: a commander ticks a district's overdue cases and dispatches them
+to two departments; each department acknowledges and resolves from its queue; the commander
+verifies and closes; the cases close and the district's closure rate moves on screen.
+
+Its own console (embedded store, no Redis): department users for every department are added to
+the store before it starts (the demo users cover one department only), and the simulator is
+idle, so the closure rate moves by exactly the cases dispatched.
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import BEIJING, ROOT, free_port, wait_http
+
+PASSWORD = "dispatch journey pw"
+DISTRICT = "110105"  # Chaoyang: the most cases
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def dispatch_console(tmp_path_factory):
+    import pandas as pd
+
+    from datasources.store import Store
+    from security.users import add_user
+    from datasources.citypack import load_pack
+    from settings import Settings
+
+    data_dir = tmp_path_factory.mktemp("dispatch")
+    pack = load_pack(BEIJING)
+    store = Store(Settings.load(env={}, data_dir=data_dir).db_path)
+    try:
+        for department in pack.departments.department_id:
+            add_user(store, pack, f"d-{department}", "department", [f"department:{department}"], PASSWORD)
+    finally:
+        store.close()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update({"PORT": str(port), "CITYBRAIN_DATA_DIR": str(data_dir), "CITYBRAIN_HISTORY_DAYS": "3",
+                "CITYBRAIN_SIMULATE_INTERVAL_S": "3600", "CITYBRAIN_DEMO": "1", "CITYBRAIN_LOG_LEVEL": "WARNING"})
+    log = open(data_dir / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=180, proc=proc)
+        commander = re.search(r"^\s+commander\s+commander\s+(\S+)$", (data_dir / "server.log").read_text(), re.M).group(1)
+        categories = pack.categories.set_index("category_id")
+        yield {"url": f"http://127.0.0.1:{port}", "commander": commander, "categories": categories,
+               "log": data_dir / "server.log", "pack": pack}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        assert pd is not None
+
+
+def new_page(browser, origin):
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.citybrain_external = []
+    page.citybrain_errors = []
+    page.on("request", lambda r: r.url.startswith((origin, "data:", "blob:")) or page.citybrain_external.append(r.url))
+    page.on("console", lambda m: m.type == "error" and page.citybrain_errors.append(m.text))
+    page.on("pageerror", lambda e: page.citybrain_errors.append(str(e)))
+    return page
+
+
+def sign_in(page, url, name, password):
+    page.goto(url + "/login?lang=zh")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#header-title", timeout=20000)
+
+
+def closure(page, url):
+    """The district's closure rate card: (shown value, numerator, denominator)."""
+    page.goto(f"{url}/unit/district/{DISTRICT}?lang=zh")
+    card = page.locator(".kpi[data-metric='closure_rate']")
+    card.wait_for(timeout=30000)
+    parts = card.locator(".kpi-parts a").all_inner_texts()
+    return card.locator(".kpi-value").inner_text(), int(parts[0].replace(",", "")), int(parts[1].replace(",", ""))
+
+
+def shot(page, name):
+    if ARTIFACTS.exists():
+        page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def work_task(page, url, order_id, actions):
+    """Press the order's buttons one after the other on the queue page, each time on the fresh row."""
+    page.goto(url + "/queue?lang=zh&view=all")
+    row = page.locator(f".queue-row[data-order='{order_id}']")
+    row.wait_for(timeout=20000)
+    for action in actions:
+        if action == "progress":
+            row.locator(".queue-actions input[type=text]").fill("现场已处置一半")
+        version = int(row.get_attribute("data-version"))
+        row.locator(f"button[data-action='{action}']").click()
+        page.wait_for_selector(f".queue-message .message.ok[data-action='{action}']", timeout=15000)
+        page.wait_for_function(
+            f"() => {{ const r = document.querySelector(\".queue-row[data-order='{order_id}']\");"
+            f" return r && Number(r.dataset.version) > {version}; }}", timeout=15000)
+    return row
+
+
+def test_commander_dispatches_overdue_cases_departments_resolve_commander_verifies_rate_moves(browser, dispatch_console):
+    url, categories = dispatch_console["url"], dispatch_console["categories"]
+    commander = new_page(browser, url)
+    sign_in(commander, url, "commander", dispatch_console["commander"])
+    rate_before, closed_before, due_before = closure(commander, url)
+
+    # the district's overdue open cases, from its rate card
+    commander.locator(".kpi-link:has(.kpi[data-metric='overdue_open'])").click()
+    commander.wait_for_url(re.compile(rf"/unit/district/{DISTRICT}/cases\?indicator=overdue_open"), timeout=15000)
+    commander.wait_for_selector(".ag-center-cols-container .ag-row", timeout=30000)
+    commander.wait_for_selector("#dispatch-open:has-text('勾选案件')", timeout=15000)
+    # tick up to three cases of one category whose rules name exactly one assisting department
+    rows = commander.locator(".ag-center-cols-container .ag-row")
+    by_category: dict[str, list[int]] = {}
+    names = {row.name_zh: cid for cid, row in categories.iterrows()}
+    for i in range(rows.count()):
+        name = rows.nth(i).locator(".ag-cell[col-id='category_name']").inner_text()
+        cid = names.get(name)
+        if cid is not None and len(categories.at[cid, "assist_departments"]) == 1:
+            by_category.setdefault(cid, []).append(i)
+    category, picked = max(by_category.items(), key=lambda kv: len(kv[1]))
+    picked = picked[:3]
+    assert len(picked) >= 2, by_category
+    lead, assist = categories.at[category, "lead_department"], categories.at[category, "assist_departments"][0]
+    case_ids = []
+    for i in picked:
+        row = rows.nth(i)
+        case_ids.append(row.locator(".ag-cell[col-id='case_id']").inner_text())
+        row.locator(".ag-selection-checkbox input").click()
+    commander.wait_for_selector(f"#dispatch-open:has-text('已选 {len(picked)} 件'):not([disabled])", timeout=10000)
+    commander.click("#dispatch-open")
+    form = commander.locator("#dispatch-form")
+    form.wait_for(timeout=15000)
+    pack = dispatch_console["pack"]
+    dept_names = pack.departments.set_index("department_id").name_zh
+    assert dept_names[lead] in form.locator("#dispatch-lead").inner_text()
+    assert dept_names[assist] in form.locator("#dispatch-assist").inner_text()
+    basis = form.locator("#dispatch-basis-list").inner_text()
+    assert "类别规则·主办" in basis and "类别规则·协办" in basis
+    assert all(c in form.locator("#dispatch-case-list").inner_text() for c in case_ids)
+    deadline = form.locator("#dispatch-deadline").inner_text()
+    form.locator("#dispatch-priority label:has-text('P1')").click()  # the deadline follows the priority
+    commander.wait_for_function(
+        f"() => document.querySelector('#dispatch-deadline').innerText !== {deadline!r}", timeout=10000)
+    form.locator("#dispatch-instructions").fill("请于今日内联合处置，完成后拍照回传。")
+    shot(commander, "dispatch-launch.png")
+    commander.click("#dispatch-submit")
+    created = commander.locator("#dispatch-created")
+    created.wait_for(timeout=15000)
+    order_id = created.get_attribute("data-order")
+    assert order_id.startswith("DO-") and dept_names[lead] in created.inner_text()
+    assert commander.locator("#dispatch-form").count() == 0  # the form closed
+
+    # each department works its task from its queue
+    for department in (lead, assist):
+        staff = new_page(browser, url)
+        sign_in(staff, url, f"d-{department}", PASSWORD)
+        assert "派遣任务" in staff.locator("#queue-link").inner_text()
+        row = work_task(staff, url, order_id, ["acknowledge", "start", "progress", "resolve"])
+        chip = row.locator(f".task-chip[data-department='{department}']")
+        assert chip.get_attribute("data-state") == "resolved"
+        if department == lead:
+            shot(staff, "dispatch-queue-department.png")
+        assert staff.citybrain_external == [] and staff.citybrain_errors == [], staff.citybrain_errors
+        staff.context.close()
+
+    # the commander verifies and closes
+    row = work_task(commander, url, order_id, ["verify", "close"])
+    assert row.get_attribute("data-state") == "closed"
+    shot(commander, "dispatch-queue-commander.png")
+
+    # the case page shows the closed order with both tasks resolved; the case is closed
+    commander.goto(f"{url}/case/{case_ids[0]}?lang=zh")
+    card = commander.locator(f"#case-orders .order-card[data-order='{order_id}']")
+    card.wait_for(timeout=15000)
+    assert card.get_attribute("data-state") == "closed"
+    assert {c.get_attribute("data-state") for c in card.locator(".task-chip").all()} == {"resolved"}
+    assert "结案" in commander.locator("table.facts").inner_text()
+    shot(commander, "dispatch-case.png")
+
+    # the unit page's window ends on the current minute (indicators.drill.default_window): the closures
+    # count from the next minute on
+    deadline = time.monotonic() + 90
+    while True:
+        rate_after, closed_after, due_after = closure(commander, url)
+        if closed_after != closed_before or time.monotonic() > deadline:
+            break
+        commander.wait_for_timeout(5000)
+    assert closed_after == closed_before + len(case_ids), (closed_before, closed_after)
+    assert rate_after != rate_before, (rate_before, rate_after, due_before, due_after)
+    assert commander.citybrain_external == [] and commander.citybrain_errors == [], commander.citybrain_errors
