@@ -73,7 +73,9 @@ def evaluate(values_by_unit: dict[str, dict]) -> list[dict]:
     then unit id.
     """
     rows = []
-    for unit_id, raw in values_by_unit.items():
+    for unit_id, given in values_by_unit.items():
+        # plain floats whatever numeric type the indicator layer returns (e.g. DECIMAL medians)
+        raw = {k: (None if v is None else float(v)) for k, v in given.items() if k in SOURCE_INDICATORS}
         backlog = raw.get("open_backlog")
         values = {
             "on_time_closure_rate": raw.get("on_time_closure_rate"),

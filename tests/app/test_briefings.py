@@ -182,3 +182,30 @@ def test_cli_brief_has_no_reporter_data(store_with_reporter, tmp_path):
     finally:
         store.close()
     assert "PII-TEST-1" in snapshot and FAKE_PHONE not in snapshot and FAKE_NAME not in snapshot
+
+
+@pytest.mark.parametrize("scope", ["city", "district:110105"])
+def test_comparison_spot_evaluation_and_dispatch_sections(rendered, beijing, scope):
+    path, brief = rendered[("daily", scope, "zh")]
+    text = pdf_text(path)
+    for heading in ("同比", "去年同期", "热点", "盲点", "综合评价", "部门综合评价排名", "联合调度情况"):
+        assert heading in text, heading
+    s = brief.snapshot
+    assert all({"last_year_text", "yoy_change"} <= k.keys() for k in s["kpis"])
+    evaluation = s["evaluation"]
+    assert "GB/T 30428" in evaluation["method"] and evaluation["departments"]["rows"]
+    scores = [r["composite"] for r in evaluation["units"]["rows"] if r["composite"] is not None]
+    assert scores == sorted(scores, reverse=True)
+    assert s["dispatch"] is not None and {"launched", "closed", "late", "by_department"} <= s["dispatch"].keys()
+    if scope != "city":  # the district's own grid cells only
+        cells = beijing.level("grid").units
+        own = set(cells[cells.parent_id == "110105"].unit_id)
+        listed = ([r["unit_id"] for r in evaluation["units"]["rows"]]
+                  + [x["unit_id"] for x in s["spots"]["hot"] + s["spots"]["blind"]])
+        assert listed and set(listed) <= own
+
+
+def test_english_brief_has_the_new_sections(rendered):
+    text = pdf_text(rendered[("daily", "city", "en")][0])
+    for heading in ("Hot spots", "Blind spots", "Composite evaluation", "Department composite ranking", "Joint dispatch"):
+        assert heading in text, heading
