@@ -70,6 +70,14 @@ def _number(value):
     return value
 
 
+def _rollup_serves(scope, kind: str, level_index: int) -> bool:
+    """The case rollups hold whole units of a level: they serve a scope that is the whole city, or
+    a set of places at or above the level asked; a department's scope reads the case facts."""
+    if scope.department:
+        return False
+    return scope.level_index == 0 or (kind == "pack" and scope.level_index <= level_index)
+
+
 def compute(store, pack, scope, level: str, start: dt.datetime, end: dt.datetime,
             indicators=None) -> list[dict]:
     """One row per (indicator, unit) of `level` for window [start, end), as-of = end.
@@ -87,6 +95,7 @@ def compute(store, pack, scope, level: str, start: dt.datetime, end: dt.datetime
         params = {"level_index": level_index, "city_id": pack.id, "start": start, "end": end}
         if sql == "ind_cases":
             params["by_department"] = by_department
+            params["rollup"] = _rollup_serves(scope, kind, level_index)
         results[sql] = gateway.query_rows(store, sql, scope, **params)
     rows = []
     for ind in wanted:

@@ -33,23 +33,7 @@ create table if not exists case_facts_closed (
     due_at      timestamp
 );
 
--- Backfill what is already stored (a no-op on a new store).
-insert into case_keys
-select row_number() over (order by unit_ids, department), unit_ids, department
-from (select distinct unit_ids, department from cases);
-
-insert into case_facts_open
-select c.case_id, k.key_id, c.reported_at, c.due_at
-from cases c join case_keys k
-  on k.unit_ids is not distinct from c.unit_ids and k.department is not distinct from c.department
-where c.closed_at is null;
-
-insert into case_facts_closed
-select c.case_id, k.key_id, c.reported_at, c.closed_at, c.due_at
-from cases c join case_keys k
-  on k.unit_ids is not distinct from c.unit_ids and k.department is not distinct from c.department
-where c.closed_at is not null
-order by c.closed_at;
+-- Cases stored before this migration are backfilled by Store.migrate (Store.rebuild_case_facts).
 
 -- The keys a scope may read, with the unit each counts in at the level asked (NULL: not located
 -- at that level, left out). Same scope rule as scoped_cases (migration 002).
@@ -83,7 +67,7 @@ reported as (
            count(*) filter (where closed_at <= cast(t1 as timestamp)) as cases_closed,
            count(*) filter (where closed_at <= cast(t1 as timestamp) or due_at <= cast(t1 as timestamp)) as cases_due,
            count(*) filter (where closed_at <= cast(t1 as timestamp) and closed_at <= due_at) as cases_closed_on_time,
-           median(date_diff('microsecond', reported_at, closed_at) / 3600e6)
+           median(cast(date_diff('microsecond', reported_at, closed_at) as double) / 3600e6)
                filter (where closed_at <= cast(t1 as timestamp)) as median_close_hours
     from win join k using (key_id)
     group by k.unit_id

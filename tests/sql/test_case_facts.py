@@ -71,7 +71,14 @@ def _facts(store):
     return fact_rows, full
 
 
-def _by_flags(store, level_index, by_department, start, end):
+def _rollups(store):
+    cur = store.cursor()
+    return [cur.execute(f"select * from {t} where {w} order by all").fetchall() for t, w in (
+        ("case_rollup", "reported <> 0 or closed <> 0 or closed_on_time <> 0 or due <> 0"),
+        ("case_rollup_hist", "n <> 0"), ("case_rollup_open", "n <> 0"))]
+
+
+def _by_flags(store, level_index, by_department, start, end, scope=(0, [])):
     """The same stats from the case_flags definition over every case (the full recompute)."""
     rows = store.cursor().execute(
         """
@@ -79,9 +86,9 @@ def _by_flags(store, level_index, by_department, start, end):
                count(*) filter (where due), count(*) filter (where closed_on_time),
                count(*) filter (where backlog), count(*) filter (where overdue),
                median(date_diff('microsecond', reported_at, closed_at) / 3600e6) filter (where closed)
-        from case_flags(0, []::varchar[], '', false, ?, ?, 'city', ?, ?)
+        from case_flags(?, ?::varchar[], '', false, ?, ?, 'city', ?, ?)
         group by unit_id
-        """, [level_index, by_department, start, end]).fetchall()
+        """, [*scope, level_index, by_department, start, end]).fetchall()
     out = {}
     for unit, *values in rows:
         counts, median = values[:-1], values[-1]
@@ -90,9 +97,21 @@ def _by_flags(store, level_index, by_department, start, end):
     return out
 
 
+def _by_rollup(store, level_index, by_department, start, end, scope=(0, [])):
+    cur = store.cursor()
+    li = -1 if by_department else level_index
+    cur.execute("select * replace (case when unit_id = '' then 'city' else unit_id end as unit_id) "
+                "from case_stats_rollup(?, ?::varchar[], ?, ?, ?)", [*scope, li, start, end])
+    return _stats(cur)
+
+
 def _by_facts(store, level_index, by_department, start, end):
     cur = store.cursor()
     cur.execute("select * from case_stats(0, []::varchar[], '', ?, ?, 'city', ?, ?)", [level_index, by_department, start, end])
+    return _stats(cur)
+
+
+def _stats(cur):
     names = [d[0] for d in cur.description]
     out = {}
     for row in (dict(zip(names, r)) for r in cur.fetchall()):
@@ -103,20 +122,38 @@ def _by_facts(store, level_index, by_department, start, end):
     return out
 
 
+def _units(store):
+    with store.write_transaction() as cur:
+        cur.execute("""insert into units (level, level_index, unit_id, parent_id, path) values
+            ('district', 1, 'd1', null, ['d1']), ('district', 1, 'd2', null, ['d2']),
+            ('street', 2, 's1', 'd1', ['d1', 's1']), ('street', 2, 's2', 'd1', ['d1', 's2']),
+            ('street', 2, 's3', 'd2', ['d2', 's3'])""")
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_facts_equal_a_full_recompute_after_random_batches(store, seed):
     rng = random.Random(seed)
     known: dict = {}
+    _units(store)
     windows = [(T0, T0 + dt.timedelta(days=30)), (T0 + dt.timedelta(days=10), T0 + dt.timedelta(days=17, hours=5)),
-               (T0 - dt.timedelta(days=400), T0 + dt.timedelta(days=60))]
+               (T0 - dt.timedelta(days=400), T0 + dt.timedelta(days=60)),
+               (T0 + dt.timedelta(days=3, hours=7, minutes=13), T0 + dt.timedelta(days=3, hours=19)),  # inside one day
+               (T0 + dt.timedelta(days=2, hours=23), T0 + dt.timedelta(days=4, hours=1))]  # two partial days
     for step in range(12):
         store.apply("cases", "cases", _batch(rng, known, rng.randrange(1, 120)))
         facts, full = _facts(store)
         assert facts == full, f"facts drifted from the cases after batch {step}"
+        rolled = _rollups(store)
+        store.rebuild_case_facts()
+        assert _rollups(store) == rolled, f"incremental rollups differ from a rebuild after batch {step}"
         start, end = windows[step % len(windows)]
         for level_index, by_department in ((0, False), (1, False), (2, False), (0, True)):
             expected = _by_flags(store, level_index, by_department, start, end)
             assert _by_facts(store, level_index, by_department, start, end) == expected
+            assert _by_rollup(store, level_index, by_department, start, end) == expected, (step, level_index, by_department)
+        for level_index in (1, 2):  # a district leader's scope
+            expected = _by_flags(store, level_index, False, start, end, scope=(1, ["d1"]))
+            assert _by_rollup(store, level_index, False, start, end, scope=(1, ["d1"])) == expected
     assert len(full) > 100 and any(r[4] is None for r in full) and any(r[4] is not None for r in full)
 
 
