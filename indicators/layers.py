@@ -17,7 +17,7 @@ from datasources import gateway
 from datasources.store import Store, utcnow
 from security.scope import Scope
 
-HEX_RESOLUTION = 8  # ~0.7 km² cells: street-block scale on a city map
+HEX_RESOLUTION = 7  # ~5 km² cells: visible at city scale, still finer than a street
 SILENT_MINUTES = 15
 DISPATCH_STATES = ("issued", "acknowledged", "in_progress", "resolved")
 

@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 @pytest.fixture
 def page(browser, served_console):
-    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    context = browser.new_context(viewport={"width": 1600, "height": 900}, locale="zh-CN")  # the UI follows Accept-Language
     page = context.new_page()
     page.citybrain_external = []
     page.citybrain_errors = []

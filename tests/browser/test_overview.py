@@ -98,19 +98,19 @@ def test_layer_toggles_change_what_the_map_draws(page, served_console):
     with_sensors = canvas_png(page)
     assert changed_share(before, with_sensors) > 0.002, "sensors drew nothing"
     page.locator("#overview-cases-layer label:has-text('蜂窝')").click()
-    page.wait_for_selector("#map-container[data-overlays='hexbins,sensors']", timeout=15000)
+    page.wait_for_selector("#map-container[data-overlays='case-hexbins,sensors']", timeout=15000)
     page.wait_for_timeout(800)
     hexbins = canvas_png(page)
     assert changed_share(with_sensors, hexbins) > 0.01, "case hexbins drew nothing"
     page.locator("#overview-cases-layer label:has-text('热力')").click()
-    page.wait_for_selector("#map-container[data-overlays='heat,sensors']", timeout=15000)
+    page.wait_for_selector("#map-container[data-overlays='case-heat,sensors']", timeout=15000)
     page.wait_for_timeout(800)
     assert page.evaluate(LAYER_IDS) == ["units", "labels", "case-heat", "sensors"]
     heat = canvas_png(page)
     assert changed_share(hexbins, heat) > 0.01, "heat looks like hexbins"
     page.locator("#overview-layers label:has-text('政务大厅')").click()
     page.locator("#overview-layers label:has-text('派遣单')").click()
-    page.wait_for_selector("#map-container[data-overlays='heat,sensors,halls,dispatch']", timeout=15000)
+    page.wait_for_selector("#map-container[data-overlays='case-heat,halls,sensors,dispatch']", timeout=15000)
     assert "大厅" in page.locator("#overview-layer-legend").inner_text()
     page.locator("#overview-cases-layer label:has-text('关闭')").click()
     for name in ("感知设备", "政务大厅", "派遣单"):
@@ -120,7 +120,7 @@ def test_layer_toggles_change_what_the_map_draws(page, served_console):
     if ARTIFACTS.exists():
         page.locator("#overview-cases-layer label:has-text('蜂窝')").click()
         page.locator("#overview-layers label:has-text('感知设备')").click()
-        page.wait_for_selector("#map-container[data-overlays='hexbins,sensors']", timeout=15000)
+        page.wait_for_selector("#map-container[data-overlays='case-hexbins,sensors']", timeout=15000)
         page.wait_for_timeout(800)
         page.screenshot(path=str(ARTIFACTS / "overview-layers-1440x900.png"))
     assert page.citybrain_external == []
@@ -132,7 +132,7 @@ def test_indicator_selector_recolours_the_districts(page, served_console):
     fills = "() => JSON.stringify(document.getElementById('map-container').__deck.props.layers[0].props.data.map(f => f.properties._fill))"
     before = page.evaluate(fills)
     page.locator("#overview-indicator").click()
-    page.get_by_text("结案率 · 近7天", exact=True).click()
+    page.locator(".dash-dropdown-option:has(input[value='closure_rate'])").click()
     page.wait_for_function("() => document.getElementById('map-legend').innerText.includes('结案率')", timeout=15000)
     legend = page.locator("#map-legend").inner_text()
     assert "≥ 95%" in legend and "< 85%" in legend
@@ -173,7 +173,7 @@ def test_language_follows_the_browser_and_the_choice_is_remembered(browser, serv
         open_overview(page, origin + "/")             # ... is remembered without ?lang=
         assert "预警" in page.locator("#overview-alerts-title").inner_text()
         # AG Grid speaks Chinese too
-        page.goto(origin + "/unit/district/110105/cases?indicator=cases_reported&part=numerator")
+        page.goto(origin + "/unit/district/110105/cases?indicator=cases_reported&part=numerator&start=2020-01-01&end=2100-01-01")
         page.wait_for_selector(".ag-row", timeout=20000)
         assert "页" in page.locator(".ag-paging-panel").inner_text()
         assert page.citybrain_errors == [] and page.citybrain_external == []

@@ -29,7 +29,7 @@ SMALLEST_TEXT = """() => {
 
 
 def new_page(browser, origin, width, height):
-    context = browser.new_context(viewport={"width": width, "height": height})
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")  # the UI follows Accept-Language
     page = context.new_page()
     page.citybrain_external = []
     page.citybrain_errors = []
