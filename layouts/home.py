@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from layouts.components.deckmap import deck_map
+from layouts.components.deckmap import MapIds, deck_map
 from layouts.components.overview import OverviewIds
 from layouts.components.page import PageIds, page_context
 
@@ -24,6 +24,9 @@ def layout(lang: str | None = None, indicator: str | None = None, **_):
         children=[
             dcc.Store(id=PageIds.CONTEXT, data=context),
             dcc.Store(id=OverviewIds.ACK_REQUEST),
+            # the point layers exist on this page only (their toggles are here)
+            dcc.Store(id=MapIds.OVERLAYS),
+            dcc.Store(id=MapIds.OVERLAYS_RENDERED),
             html.Section(id=OverviewIds.KPIS, className="kpi-ribbon"),
             html.Section(
                 className="map-panel",

@@ -22,7 +22,7 @@ class MapIds(StrEnum):
     CLICK = "map-click"
     RENDERED = "map-rendered"
     LEGEND = "map-legend"
-    OVERLAYS = "map-overlays"   # point layers drawn over the units ({"version", "layers": [deck layer JSON]})
+    OVERLAYS = "map-overlays"   # point layers over the units ({"version", "layers", "ids"}); overview page only
     OVERLAYS_RENDERED = "map-overlays-rendered"
 
 
@@ -34,8 +34,6 @@ def deck_map() -> html.Div:
             dcc.Store(id=MapIds.SPEC),
             dcc.Store(id=MapIds.CLICK),
             dcc.Store(id=MapIds.RENDERED),
-            dcc.Store(id=MapIds.OVERLAYS),
-            dcc.Store(id=MapIds.OVERLAYS_RENDERED),
             html.Div(id=MapIds.LEGEND, className="map-legend"),
         ],
     )
