@@ -17,7 +17,7 @@ with visible as (
     from scoped_dispatch_tasks($scope_level, $scope_units, $scope_dept)
     where order_id in (select order_id from visible)
     group by order_id
-), cases as (
+), linked as (
     select order_id, list(case_id order by case_id) as case_ids, list(unit_ids order by case_id) as case_units
     from scoped_dispatch_order_cases($scope_level, $scope_units, $scope_dept)
     where order_id in (select order_id from visible)
@@ -26,5 +26,5 @@ with visible as (
 select v.*, t.tasks, c.case_ids, c.case_units
 from visible v
 left join tasks t using (order_id)
-left join cases c using (order_id)
+left join linked c using (order_id)
 order by v.created_at desc
