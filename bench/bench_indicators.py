@@ -2,7 +2,9 @@
 
 Data: 10M cases generated deterministically in DuckDB (hash of the row number: no randomness)
 over the 365 days before NOW, 12 departments, skewed closing times, 2% never closed; written into
-a real store file, then the writer's narrow case facts (migration 012) are built.
+a real store file, then the writer's narrow case facts (migration 012) and rollups (migration 015)
+are built. The overview (districts) reads the rollups, the drill (grid cells, the pack's finest
+level) the facts: indicators/compute.py `_rollup_serves` says why.
 
 - `indicators.overview_p95_ms@10M`: every case indicator, 30-day window, per district, through
   indicators.compute.compute (the console's path); baseline: the same numbers by DuckDB raw scan
@@ -12,9 +14,9 @@ a real store file, then the writer's narrow case facts (migration 012) are built
 - `indicators.drill_vs_polars@10M`, `indicators.drill_vs_pandas@10M`: the same drill answer by
   raw scan of an in-memory frame of the cases (polars / pandas); value = their median time / our
   median time. The answers are checked equal to ours before timing.
-- `indicators.incremental_refresh_ms@10M`: the writer's facts refresh for a 10k-record batch
-  (7,000 new cases + 3,000 closures), p95 of 5 batches; baseline: rebuilding the facts from
-  scratch. `feeds.case_batch_10k_apply_ms@10M` is the whole Store.apply of such a batch (upsert
+- `indicators.incremental_refresh_ms@10M`: the writer's refresh of facts and rollups for a
+  10k-record batch (7,000 new cases + 3,000 closures), p95 of 5 batches; baseline: rebuilding
+  them from scratch. `feeds.case_batch_10k_apply_ms@10M` is the whole Store.apply of such a batch (upsert
   into the 10M-row cases table included), reported without a baseline.
 """
 from __future__ import annotations
@@ -117,8 +119,9 @@ def _drill_polars(df, district, start, end):
     overdue = backlog & (pl.col("due_at") < end).fill_null(False)
     hours = (pl.col("closed_at") - pl.col("reported_at")).dt.total_microseconds() / 3600e6
     return d.group_by("cell").agg(
-        rep.sum().alias("r"), closed.sum().alias("c"), due.sum().alias("d"), on_time.sum().alias("o"),
-        backlog.sum().alias("b"), overdue.sum().alias("v"), hours.filter(closed).median().alias("m"))
+        rep.sum().alias("r"), closed.sum().alias("c"), due.sum().alias("d"),
+        backlog.sum().alias("b"), overdue.sum().alias("v"), hours.filter(closed).median().alias("m"),
+        on_time.sum().alias("o"))
 
 
 def _drill_pandas(df, district, start, end):
@@ -159,7 +162,7 @@ def run():
             cur.execute(CELLS)
             cur.execute(GENERATE, {"n": N, "t0": NOW - SPAN, "span_us": int(SPAN.total_seconds() * 1e6), "now": NOW})
         print(f"  generated {N:,} cases in {time.perf_counter() - started:.1f} s", flush=True)
-        rebuild = _timed(lambda i: store.rebuild_case_facts(), 2)
+        rebuild = _timed(lambda i: store.rebuild_case_facts(), 1)
         print(f"  facts rebuilt from scratch in {min(rebuild):.0f} ms", flush=True)
         districts = [u for u in pack.level("district").units.unit_id]
 
@@ -238,7 +241,7 @@ def run():
                 ("status", pa.string()), ("department", pa.string()), ("unit_ids", pa.list_(pa.string())),
                 ("closed_at", pa.timestamp("us")), ("due_at", pa.timestamp("us"))]))
             started = time.perf_counter()
-            result = store.apply("cases", "bench", batch)
+            result = store.apply("cases", "cases", batch)
             apply_ms.append((time.perf_counter() - started) * 1000)
             refresh_ms.append(store.last_facts_refresh_ms)
             assert (result.accepted, result.updated) == (7000, 3000), result

@@ -50,17 +50,17 @@ _ROLLUP_DELTA = (
               coalesce(sum(sign) filter (where closed_at is not null), 0),
               coalesce(sum(sign) filter (where closed_at <= due_at), 0),
               coalesce(sum(sign) filter (where closed_at is not null or due_at is not null), 0)
-       from _levels group by all
+       from _levels group by all order by 1, 3
        on conflict (level_index, unit_id, day) do update set
            reported = reported + excluded.reported, closed = closed + excluded.closed,
            closed_on_time = closed_on_time + excluded.closed_on_time, due = due + excluded.due""",
     """insert into case_rollup_hist
        select li, unit_id, cast(reported_at as date), close_bucket(reported_at, closed_at), sum(sign)
-       from _levels where closed_at is not null group by all
+       from _levels where closed_at is not null group by all order by 1, 3
        on conflict (level_index, unit_id, day, bucket) do update set n = n + excluded.n""",
     """insert into case_rollup_open
        select li, unit_id, cast(reported_at as date), coalesce(cast(due_at as date), 'infinity'::date), sum(sign)
-       from _levels where closed_at is null group by all
+       from _levels where closed_at is null group by all order by 1, 3
        on conflict (level_index, unit_id, day, due_day) do update set n = n + excluded.n""",
     "drop table _levels",
     "drop table _delta",
@@ -68,21 +68,18 @@ _ROLLUP_DELTA = (
 
 
 _FACT_KEY_JOIN = "k.unit_ids is not distinct from c.unit_ids and k.department is not distinct from c.department"
+_CLEAR_FACTS = ("delete from case_rollup", "delete from case_rollup_hist", "delete from case_rollup_open",
+                "delete from case_facts_open", "delete from case_facts_closed", "delete from case_keys")
 _REBUILD_FACTS = (
-    "delete from case_rollup",
-    "delete from case_rollup_hist",
-    "delete from case_rollup_open",
     """create or replace temp table _delta as
        select 1 as sign, reported_at, closed_at, due_at, unit_ids, department from cases""",
     *_ROLLUP_DELTA,
-    "delete from case_facts_open",
-    "delete from case_facts_closed",
-    "delete from case_keys",
     """insert into case_keys select row_number() over (order by unit_ids, department), unit_ids, department
        from (select distinct unit_ids, department from cases)""",
     f"""insert into case_facts_open select c.case_id, k.key_id, c.reported_at, c.due_at
         from cases c join case_keys k on {_FACT_KEY_JOIN} where c.closed_at is null""",
-    f"""insert into case_facts_closed select c.case_id, k.key_id, c.reported_at, c.closed_at, c.due_at
+    f"""insert into case_facts_closed
+        select c.case_id, k.key_id, c.reported_at, c.closed_at, c.due_at, close_bucket(c.reported_at, c.closed_at)
         from cases c join case_keys k on {_FACT_KEY_JOIN} where c.closed_at is not null order by c.closed_at""",
 )
 
@@ -186,10 +183,14 @@ class Store:
 
         The writer keeps them current batch by batch (`_case_facts`); this is the full recompute
         (backfill after the migration, and the baseline the incremental refresh is measured against).
+        Clearing commits first: DuckDB re-inserting keys deleted in the same transaction into a
+        primary-key table is very slow. Under the writer lock, so no batch lands in between.
         """
-        with self._transaction() as cur:
-            for sql in _REBUILD_FACTS:
-                cur.execute(sql)
+        with self._write_lock:
+            for statements in (_CLEAR_FACTS, _REBUILD_FACTS):
+                with self._locked_transaction() as cur:
+                    for sql in statements:
+                        cur.execute(sql)
 
     def _read_columns(self) -> dict[str, list[tuple[str, str]]]:
         rows = self._con.execute(
@@ -238,17 +239,22 @@ class Store:
     # ----------------------------------------------------------------- the writer
     @contextmanager
     def _transaction(self):
-        with self._write_lock:
-            cur = self._con.cursor()
-            cur.execute("begin")
-            try:
-                yield cur
-                cur.execute("commit")
-            except Exception:
-                cur.execute("rollback")
-                raise
-            finally:
-                cur.close()
+        with self._write_lock, self._locked_transaction() as cur:
+            yield cur
+
+    @contextmanager
+    def _locked_transaction(self):
+        """One transaction; the caller holds the writer lock."""
+        cur = self._con.cursor()
+        cur.execute("begin")
+        try:
+            yield cur
+            cur.execute("commit")
+        except Exception:
+            cur.execute("rollback")
+            raise
+        finally:
+            cur.close()
 
     def execute_write(self, sql: str, params: dict | list | None = None) -> list[tuple]:
         """Run one write statement on a non-feed table (e.g. api_tokens) under the writer lock.
@@ -449,7 +455,7 @@ class Store:
         cur.execute(
             """
             insert into case_facts_closed
-            select f.case_id, k.key_id, f.reported_at, f.closed_at, f.due_at
+            select f.case_id, k.key_id, f.reported_at, f.closed_at, f.due_at, close_bucket(f.reported_at, f.closed_at)
             from _facts f join case_keys k
               on k.unit_ids is not distinct from f.unit_ids and k.department is not distinct from f.department
             where f.closed_at is not null

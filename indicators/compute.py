@@ -70,12 +70,20 @@ def _number(value):
     return value
 
 
-def _rollup_serves(scope, kind: str, level_index: int) -> bool:
-    """The case rollups hold whole units of a level: they serve a scope that is the whole city, or
-    a set of places at or above the level asked; a department's scope reads the case facts."""
+def _rollup_serves(scope, kind: str, level_index: int, finest: int) -> bool:
+    """Read the case rollups (migration 015) or the narrow case facts (migration 012)?
+
+    The rollups hold whole units per day: they serve the city, the departments and the coarser
+    levels of the pack for a city-wide scope or a scope of places at or above the level asked.
+    At the finest level a unit-day holds a handful of cases, so the rollup is no smaller than the
+    facts and a place-scoped read of the facts is faster (bench/bench_indicators.py: drill); a
+    department's scope reads the facts too.
+    """
     if scope.department:
         return False
-    return scope.level_index == 0 or (kind == "pack" and scope.level_index <= level_index)
+    if kind == "pack":
+        return level_index < finest and (scope.level_index == 0 or scope.level_index <= level_index)
+    return scope.level_index == 0
 
 
 def compute(store, pack, scope, level: str, start: dt.datetime, end: dt.datetime,
@@ -93,10 +101,12 @@ def compute(store, pack, scope, level: str, start: dt.datetime, end: dt.datetime
     results: dict[str, list[dict]] = {}
     for sql in dict.fromkeys(ind.sql for ind in wanted):
         params = {"level_index": level_index, "city_id": pack.id, "start": start, "end": end}
-        if sql == "ind_cases":
+        if sql in ("ind_cases", "ind_workflow"):
             params["by_department"] = by_department
-            params["rollup"] = _rollup_serves(scope, kind, level_index)
-        results[sql] = gateway.query_rows(store, sql, scope, **params)
+        source = sql
+        if sql == "ind_cases" and _rollup_serves(scope, kind, level_index, len(pack.levels)):
+            source = "ind_cases_rollup"
+        results[sql] = gateway.query_rows(store, source, scope, **params)
     rows = []
     for ind in wanted:
         for unit in results[ind.sql]:

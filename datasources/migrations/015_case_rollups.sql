@@ -49,6 +49,9 @@ create table if not exists case_rollup_open (
 create or replace macro close_bucket(reported_at, closed_at) as
     cast(floor(log2(greatest(date_diff('microsecond', reported_at, closed_at), 0) / 1e6 + 1) * 8) as integer);
 
+-- Each closed fact carries its bucket, so the median's bucket is found by a join, not computed per row.
+alter table case_facts_closed add column if not exists bucket integer;
+
 create or replace macro day_ceil(t) as
     case when date_trunc('day', cast(t as timestamp)) = cast(t as timestamp) then cast(cast(t as timestamp) as date)
          else cast(cast(t as timestamp) as date) + 1 end;
@@ -146,16 +149,17 @@ picks as (
     from ranks r join cumulative c on c.unit_id = r.unit_id and c.upto - c.n < r.r and c.upto >= r.r
 ),
 candidates as (
-    select k.unit_id, close_bucket(f.reported_at, f.closed_at) as bucket,
+    select k.unit_id, f.bucket,
            cast(date_diff('microsecond', f.reported_at, f.closed_at) as double) / 3600e6 as hours
-    from case_facts_closed f join k using (key_id)
+    from case_facts_closed f
+    join k using (key_id)
+    join (select distinct unit_id, bucket from picks) p on p.unit_id = k.unit_id and p.bucket = f.bucket
     where f.reported_at >= cast(t0 as timestamp) and f.reported_at < cast(t1 as timestamp)
       and f.closed_at <= cast(t1 as timestamp)
-      and close_bucket(f.reported_at, f.closed_at) between (select min(bucket) from picks) and (select max(bucket) from picks)
 ),
 ordered as (
     select unit_id, bucket, hours, row_number() over (partition by unit_id, bucket order by hours) as rank_in_bucket
-    from candidates join (select distinct unit_id, bucket from picks) using (unit_id, bucket)
+    from candidates
 ),
 medians as (
     select p.unit_id, avg(o.hours) as median_close_hours

@@ -1,21 +1,14 @@
--- Case indicators (CONTRACT §6) per unit of one level, from what the writer keeps as batches land:
--- $rollup: the incremental rollups (migration 015: small per-day tables, corrected by the facts that
--- changed after as-of and completed by the partial days at the ends); otherwise (department scopes,
--- levels coarser than the caller's scope) the narrow case facts (migration 012). Never every case.
+-- Case indicators (CONTRACT §6) per unit of one level from the narrow case facts the writer keeps
+-- (migration 012: the window's facts and the backlog, never every case); ind_cases_rollup.sql reads
+-- the rollups instead where they serve (indicators/compute.py `_rollup_serves`).
 -- Window W = [$start, $end), as-of = $end. The unit of a case at level k is unit_ids[k];
 -- $level_index = 0 is the whole city (one unit, $city_id, every visible case, located or not);
 -- $by_department groups by the case's department instead (the "department" level).
 -- Ratios are NULL when their denominator is 0. tests/sql prove these equal the case_flags
 -- definition (migration 011) that lineage lists, and an independent pandas computation.
 with stats as (
-    select * replace (case when unit_id = '' then $city_id else unit_id end as unit_id)
-    from case_stats_rollup($scope_level, $scope_units, case when $by_department then -1 else $level_index end,
-                           $start, $end)
-    where $rollup
-    union all
     select * from case_stats($scope_level, $scope_units, $scope_dept,
                              $level_index, $by_department, $city_id, $start, $end)
-    where not $rollup
 ),
 wanted as (
     select unit_id from scoped_units($scope_level, $scope_units, $level_index)

@@ -12,7 +12,7 @@ SQL_FILES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
 PARAMS = {"level_index": 1, "parent": "", "as_of": __import__("datetime").datetime(2030, 1, 1), "ids": ["x"],
           "token_hash": "x", "holder": "x", "codes": [], "start": None, "end": None, "closed": None, "limit": 10,
           "feed": "cases", "reason_like": "",
-          "city_id": "beijing", "by_department": False, "rollup": True, "unit_id": "x", "user_name": "x",
+          "city_id": "beijing", "by_department": False, "unit_id": "x", "user_name": "x",
           "bucket_s": 3600, "briefing_id": 1,  # briefings
           "unit_level": 0, "status": "", "after_reported": None, "after_id": "",
           "silent_minutes": 15, "case_id": "x",
