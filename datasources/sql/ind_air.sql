@@ -42,9 +42,7 @@ devices_by_unit as (
     group by d.unit_id
 ),
 wanted as (
-    select unit_id from scoped_units($scope_level, $scope_units, $level_index) where $level_index > 0
-    union
-    select $city_id where $level_index = 0
+    select unit_id from indicator_units($scope_level, $scope_units, '', $level_index, false, $city_id)
 )
 select w.unit_id,
        r.pm25_mean,

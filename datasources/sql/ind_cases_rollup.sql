@@ -11,12 +11,7 @@ with stats as (
                            $start, $end)
 ),
 wanted as (
-    select unit_id from scoped_units($scope_level, $scope_units, $level_index)
-    where not $by_department and $level_index > 0
-    union
-    select $city_id where not $by_department and $level_index = 0
-    union
-    select department_id from departments where $by_department and ($scope_dept = '' or department_id = $scope_dept)
+    select unit_id from indicator_units($scope_level, $scope_units, $scope_dept, $level_index, $by_department, $city_id)
     union
     select unit_id from stats where $by_department
 )

@@ -27,9 +27,7 @@ by_unit as (
     group by h.unit_id
 ),
 wanted as (
-    select unit_id from scoped_units($scope_level, $scope_units, $level_index) where $level_index > 0
-    union
-    select $city_id where $level_index = 0
+    select unit_id from indicator_units($scope_level, $scope_units, '', $level_index, false, $city_id)
 )
 select w.unit_id,
        coalesce(b.wait_observations, 0) as wait_observations,
