@@ -7,7 +7,7 @@ import i18n
 from callbacks.context import current_scope, lang_from, runtime
 from indicators.drill import default_window, unit_rates
 from indicators.catalog import get as get_indicator
-from indicators.overview import indicator_by_unit, unit_ranking, unit_scorecard
+from indicators.overview import unit_scorecard, units_map
 from layouts.components.deckmap import (MapIds, build_indicator_spec, build_legend, build_map_spec,
                                         build_threshold_legend)
 from layouts.components.page import PageIds
@@ -56,12 +56,13 @@ def render_units(version, context, search):
     level, parent = _children_level(rt.pack, context)
     if level is None:
         return None, [], [html.Li(i18n.t("unit.no_children", lang))], ""
-    rows = unit_ranking(rt.store, rt.pack, current_scope(), level.id, parent=parent)
-    indicator_id = context.get("indicator")
-    if indicator_id and not parent:  # the overview: districts coloured by the chosen indicator's thresholds
+    # the overview colours its districts by the chosen indicator; a unit page's children by open cases
+    indicator_id = None if parent else context.get("indicator")
+    units = units_map(rt.store, rt.pack, current_scope(), level.id, parent=parent, indicator_id=indicator_id)
+    rows = units["ranking"]
+    if units["indicator"] is not None:
         ind = get_indicator(indicator_id)
-        values = indicator_by_unit(rt.store, rt.pack, current_scope(), level.id, indicator_id)
-        spec = build_indicator_spec(rt.pack, level, values["rows"], lang, version or 0, ind)
+        spec = build_indicator_spec(rt.pack, level, units["indicator"]["rows"], lang, version or 0, ind)
         title = i18n.t("map.legend.indicator", lang, name=ind.name(lang), window=i18n.t(f"window.{ind.default_window}", lang))
         legend = build_threshold_legend(ind, title, {s: i18n.t(f"legend.status.{s}", lang) for s in ("green", "amber", "red", "none")})
     else:

@@ -173,6 +173,18 @@ def indicator_by_unit(store: Store, pack: CityPack, scope: Scope, level_id: str,
                       "denominator": r["denominator"], "status": ind.status(r["value"])} for r in rows]}
 
 
+def units_map(store: Store, pack: CityPack, scope: Scope, level_id: str, parent: str | None = None,
+              indicator_id: str | None = None, now: dt.datetime | None = None) -> dict:
+    """What the map and the ranked list of a level show, in one call.
+
+    {"ranking": unit_ranking rows (open and overdue counts), "indicator": indicator_by_unit of
+    `indicator_id` when one is chosen (the map is coloured by its thresholds), else None (the map is
+    coloured by open cases)}.
+    """
+    return {"ranking": unit_ranking(store, pack, scope, level_id, parent=parent, as_of=now),
+            "indicator": indicator_by_unit(store, pack, scope, level_id, indicator_id, now) if indicator_id else None}
+
+
 def kpi_board(store: Store, pack: CityPack, scope: Scope, now: dt.datetime | None = None) -> list[dict]:
     """The overview's KPI ribbon (kpi_ribbon) with each KPI's daily trend (daily_trend) as "trend"."""
     now = now or utcnow()

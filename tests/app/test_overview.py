@@ -8,7 +8,7 @@ from indicators.catalog import get
 from indicators.compute import compute
 from indicators.layers import case_hexbins, dispatch_board, hall_points, map_layers, sensor_points
 from indicators.overview import (KPI_INDICATORS, MAP_INDICATORS, daily_trend, indicator_by_unit, iso_duration,
-                                 kpi_board, kpi_ribbon, local_days)
+                                 kpi_board, kpi_ribbon, local_days, unit_ranking, units_map)
 from indicators.wall import wall_board
 from security.scope import Scope
 
@@ -64,6 +64,16 @@ def test_district_layer_by_indicator_follows_the_scope(console_runtime):
     scoped = indicator_by_unit(rt.store, rt.pack, CHAOYANG, "district", "closure_rate")
     assert [r["unit_id"] for r in scoped["rows"]] == ["110105"]
     assert set(MAP_INDICATORS) <= {ind for ind in MAP_INDICATORS if get(ind).applies_to("pack")}
+
+
+def test_units_map_is_the_ranking_plus_the_chosen_indicator(console_runtime):
+    rt = console_runtime
+    now = dt.datetime(2100, 1, 1)
+    plain = units_map(rt.store, rt.pack, CHAOYANG, "district", now=now)
+    assert plain == {"ranking": unit_ranking(rt.store, rt.pack, CHAOYANG, "district", as_of=now), "indicator": None}
+    coloured = units_map(rt.store, rt.pack, CHAOYANG, "district", indicator_id="closure_rate", now=now)
+    assert coloured["ranking"] == plain["ranking"]
+    assert coloured["indicator"] == indicator_by_unit(rt.store, rt.pack, CHAOYANG, "district", "closure_rate", now)
 
 
 def test_case_hexbins_count_every_located_case_once(console_runtime):
