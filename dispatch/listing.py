@@ -10,6 +10,7 @@ import datetime as dt
 import json
 
 from datasources import gateway
+from dispatch.isotime import iso
 from dispatch.states import ORDER_STATES
 from security.scope import Scope
 
@@ -18,10 +19,6 @@ MAX_LIMIT = 1000
 
 class ListError(ValueError):
     """A bad filter, limit or cursor (answered with 400)."""
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
 
 
 def _cursor(row: dict) -> str:
@@ -58,9 +55,9 @@ def list_orders(store, scope: Scope, *, state: str = "", department: str = "", s
         out.append({
             "id": row["order_id"], "version": row["version"], "state": row["state"], "title": row["title"],
             "priority": row["priority"], "lead_department": row["lead_department"], "created_by": row["created_by"],
-            "created_at": _iso(row["created_at"]), "updated_at": _iso(row["updated_at"]), "due_at": _iso(row["due_at"]),
-            "verified_at": _iso(row["verified_at"]), "closed_at": _iso(row["closed_at"]),
-            "cancelled_at": _iso(row["cancelled_at"]), "case_count": row["case_count"],
-            "tasks": [{**t, "due_at": _iso(t["due_at"])} for t in (row["tasks"] or [])],
+            "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]), "due_at": iso(row["due_at"]),
+            "verified_at": iso(row["verified_at"]), "closed_at": iso(row["closed_at"]),
+            "cancelled_at": iso(row["cancelled_at"]), "case_count": row["case_count"],
+            "tasks": [{**t, "due_at": iso(t["due_at"])} for t in (row["tasks"] or [])],
         })
     return {"rows": out, "next": _cursor(rows[-1]) if more else None}

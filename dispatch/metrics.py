@@ -21,6 +21,7 @@ import math
 
 from datasources import gateway
 from datasources.store import utcnow
+from dispatch.isotime import iso
 from security.scope import Scope
 
 AREA_INDICATORS = ("open_backlog", "overdue_open", "closure_rate")
@@ -102,10 +103,6 @@ def _combine(rows: list[dict], indicators) -> dict:
     return out
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
-
-
 def before_after(store, pack, scope: Scope, order: dict, window: dt.timedelta, as_of: dt.datetime,
                  indicators=AREA_INDICATORS) -> dict:
     """The area's indicators for [launch - window, launch) and [completion, completion + window)."""
@@ -113,7 +110,7 @@ def before_after(store, pack, scope: Scope, order: dict, window: dt.timedelta, a
 
     level_index, units = order_area(order["case_units"], scope)
     result = {"order_id": order["order_id"], "title": order["title"], "lead_department": order["lead_department"],
-              "created_at": _iso(order["created_at"]), "completed_at": _iso(order["completed_at"]),
+              "created_at": iso(order["created_at"]), "completed_at": iso(order["completed_at"]),
               "level": pack.levels[level_index - 1].id if level_index else None, "unit_ids": units}
     if not units:
         return {**result, "before": None, "after": None, "change": None}
@@ -127,7 +124,7 @@ def before_after(store, pack, scope: Scope, order: dict, window: dt.timedelta, a
             result[name] = None
             continue
         rows = [r for r in compute(store, pack, area, level, start, end, list(indicators)) if r["unit_id"] in units]
-        result[name] = {"start": _iso(start), "end": _iso(end), "complete": end - start >= window,
+        result[name] = {"start": iso(start), "end": iso(end), "complete": end - start >= window,
                         "indicators": _combine(rows, indicators)}
     if result["before"] and result["after"]:
         result["change"] = {
@@ -156,7 +153,7 @@ def effectiveness(store, pack, scope: Scope, since: dt.datetime, until: dt.datet
                                 limit=max_orders + 1)
     window = dt.timedelta(hours=window_hours)
     return {
-        "since": _iso(since), "until": _iso(until), "as_of": _iso(as_of), "window_hours": window_hours,
+        "since": iso(since), "until": iso(until), "as_of": iso(as_of), "window_hours": window_hours,
         "departments": department_times(tasks),
         "orders": [before_after(store, pack, scope, order, window, as_of) for order in closed[:max_orders]],
         "orders_truncated": len(closed) > max_orders,

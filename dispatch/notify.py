@@ -25,15 +25,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 
+from dispatch.isotime import iso
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "citybrain:dispatch"
 _listeners: "weakref.WeakKeyDictionary[object, list[Callable[[dict], None]]]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
 
 
 def event_departments(order, events) -> list[str]:
@@ -56,7 +54,7 @@ def event_for(order, events, actor, action: str, origin: str, at: dt.datetime) -
         "title": order.title,
         "priority": order.priority,
         "lead_department": order.lead_department,
-        "at": _iso(at),
+        "at": iso(at),
         "actor": actor.name,
         "role": actor.role,
         "origin": origin,
@@ -64,11 +62,11 @@ def event_for(order, events, actor, action: str, origin: str, at: dt.datetime) -
         "changes": [
             {"action": e.action, "department": e.department or None, "from": e.from_state, "to": e.to_state,
              "order_from": e.order_from, "order_to": e.order_to, **({"note": e.note} if e.note else {}),
-             **{k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in e.detail.items()}}
+             **{k: iso(v) if isinstance(v, dt.datetime) else v for k, v in e.detail.items()}}
             for e in events
         ],
         "tasks": [
-            {"department": t.department, "role": t.task_role, "state": t.state, "due_at": _iso(t.due_at),
+            {"department": t.department, "role": t.task_role, "state": t.state, "due_at": iso(t.due_at),
              "escalation_level": t.escalation_level}
             for t in order.tasks
         ],

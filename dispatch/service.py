@@ -26,6 +26,7 @@ import pyarrow as pa
 from datasources import gateway
 from datasources.store import Store, utcnow
 from dispatch import notify, webhooks
+from dispatch.isotime import iso
 from dispatch.states import (
     ACTIONS,
     CREATE_ROLES,
@@ -71,10 +72,6 @@ def actor_scope(actor: Actor) -> Scope:
 # ---------------------------------------------------------------------------- (de)serialisation
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
-
-
 def order_dict(order: Order) -> dict:
     """The API shape of an order (times ISO 8601 UTC)."""
     return {
@@ -88,18 +85,18 @@ def order_dict(order: Order) -> dict:
         "instructions": order.instructions,
         "case_ids": list(order.case_ids),
         "created_by": order.created_by,
-        "created_at": _iso(order.created_at),
-        "updated_at": _iso(order.updated_at),
-        "due_at": _iso(order.due_at),
-        "verified_at": _iso(order.verified_at),
-        "closed_at": _iso(order.closed_at),
-        "cancelled_at": _iso(order.cancelled_at),
+        "created_at": iso(order.created_at),
+        "updated_at": iso(order.updated_at),
+        "due_at": iso(order.due_at),
+        "verified_at": iso(order.verified_at),
+        "closed_at": iso(order.closed_at),
+        "cancelled_at": iso(order.cancelled_at),
         "tasks": [
             {
-                "department": t.department, "role": t.task_role, "state": t.state, "due_at": _iso(t.due_at),
-                "ack_due_at": _iso(t.ack_due_at), "acknowledged_at": _iso(t.acknowledged_at),
-                "resolved_at": _iso(t.resolved_at), "escalation_level": t.escalation_level,
-                "escalated_at": _iso(t.escalated_at), "requested_due_at": _iso(t.requested_due_at),
+                "department": t.department, "role": t.task_role, "state": t.state, "due_at": iso(t.due_at),
+                "ack_due_at": iso(t.ack_due_at), "acknowledged_at": iso(t.acknowledged_at),
+                "resolved_at": iso(t.resolved_at), "escalation_level": t.escalation_level,
+                "escalated_at": iso(t.escalated_at), "requested_due_at": iso(t.requested_due_at),
             }
             for t in order.tasks
         ],
@@ -134,7 +131,7 @@ def get_order(store: Store, scope: Scope, order_id: str, *, events: bool = True)
     result = order_dict(order)
     if events:
         result["events"] = [
-            {**e, "at_utc": _iso(e["at_utc"])}
+            {**e, "at_utc": iso(e["at_utc"])}
             for e in gateway.query_rows(store, "dispatch_order_events", scope, order_id=order_id)
         ]
     return result
@@ -152,7 +149,7 @@ def _audit_detail(order: Order, events: list[Event], note: str = "") -> str:
     return json.dumps({
         "version": order.version,
         "changes": [{"action": e.action, "department": e.department, "task": f"{e.from_state} -> {e.to_state}",
-                     "order": f"{e.order_from} -> {e.order_to}", **{k: _iso(v) if isinstance(v, dt.datetime) else v
+                     "order": f"{e.order_from} -> {e.order_to}", **{k: iso(v) if isinstance(v, dt.datetime) else v
                                                                      for k, v in e.detail.items()}}
                     for e in events],
         **({"note": note} if note else {}),
@@ -479,4 +476,4 @@ def escalate_due(store: Store, pack=None, now: dt.datetime | None = None) -> lis
 
 def audit_rows(store: Store, since: dt.datetime, after_id: int = 0, limit: int = 1000) -> list[dict]:
     rows = gateway.query_rows(store, "audit_since", Scope.city(), since=since, after_audit_id=after_id, limit=limit)
-    return [{**r, "at_utc": _iso(r["at_utc"])} for r in rows]
+    return [{**r, "at_utc": iso(r["at_utc"])} for r in rows]

@@ -38,6 +38,7 @@ import urllib.request
 
 from datasources import gateway
 from datasources.store import Store, utcnow
+from dispatch.isotime import iso
 from security.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -303,6 +304,4 @@ def _jsonable(value):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return value.replace(microsecond=0).isoformat() + "Z"
-    return value
+    return iso(value) if isinstance(value, dt.datetime) else value
