@@ -15,7 +15,7 @@ import datetime as dt
 
 from datasources import gateway
 from datasources.store import utcnow
-from dispatch.service import actor_scope, apply_action, order_dict
+from dispatch.service import actor_scope, apply_action, order_dict, order_from_row
 from dispatch.states import ORDER_TERMINAL, Actor, Command, Order, RefusedError, Task, escalation_target, transition
 
 VIEWS = ("todo", "open", "late", "all")  # plus any order state (dispatch.states.ORDER_STATES)
@@ -32,16 +32,8 @@ class NoteRequired(ValueError):
 
 
 def _order(row: dict) -> Order:
-    fields = Task.__dataclass_fields__
-    return Order(
-        order_id=row["order_id"], version=row["version"], state=row["state"], title=row["title"],
-        priority=row["priority"], lead_department=row["lead_department"], instructions=row["instructions"] or "",
-        created_by=row["created_by"], created_role=row["created_role"], created_at=row["created_at"],
-        updated_at=row["updated_at"], due_at=row["due_at"], verified_at=row["verified_at"],
-        closed_at=row["closed_at"], cancelled_at=row["cancelled_at"],
-        tasks=tuple(Task(**{k: v for k, v in t.items() if k in fields}) for t in row["tasks"] or ()),
-        case_ids=tuple(row["case_ids"] or ()), case_units=tuple(tuple(u or ()) for u in row["case_units"] or ()),
-    )
+    """A dispatch_queue.sql row (tasks and cases aggregated into lists) as an Order."""
+    return order_from_row(row, row["tasks"], row["case_ids"], row["case_units"])
 
 
 def _allowed(order: Order, actor: Actor, action: str, department: str, now: dt.datetime) -> bool:
@@ -69,10 +61,8 @@ def actions_for(order: Order, actor: Actor, now: dt.datetime) -> list[dict]:
     return found
 
 
-def is_late(task: dict | Task, priority: int, now: dt.datetime) -> bool:
+def is_late(task: Task, priority: int, now: dt.datetime) -> bool:
     """Past its acknowledgement deadline while still issued, or past its deadline while not resolved."""
-    if isinstance(task, dict):
-        task = Task(**{k: v for k, v in task.items() if k in Task.__dataclass_fields__})
     return escalation_target(task, priority, now) > 0
 
 

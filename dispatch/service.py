@@ -108,19 +108,26 @@ def load_order(store: Store, scope: Scope, order_id: str) -> Order | None:
     rows = gateway.query_rows(store, "dispatch_order", scope, order_id=order_id)
     if not rows:
         return None
-    row = rows[0]
     tasks = gateway.query_rows(store, "dispatch_order_tasks", scope, order_id=order_id)
     cases = gateway.query_rows(store, "dispatch_order_cases", scope, order_id=order_id)
-    task_fields = Task.__dataclass_fields__
+    return order_from_row(rows[0], tasks, [c["case_id"] for c in cases], [c["unit_ids"] for c in cases])
+
+
+def task_from_row(row: dict) -> Task:
+    """A Task from a row of dispatch_tasks (extra columns ignored)."""
+    return Task(**{k: v for k, v in row.items() if k in Task.__dataclass_fields__})
+
+
+def order_from_row(row: dict, tasks, case_ids, case_units) -> Order:
+    """An Order from a row of dispatch_orders, its task rows and its cases (ids and unit paths)."""
     return Order(
         order_id=row["order_id"], version=row["version"], state=row["state"], title=row["title"],
         priority=row["priority"], lead_department=row["lead_department"], instructions=row["instructions"] or "",
         created_by=row["created_by"], created_role=row["created_role"], created_at=row["created_at"],
         updated_at=row["updated_at"], due_at=row["due_at"], verified_at=row["verified_at"],
         closed_at=row["closed_at"], cancelled_at=row["cancelled_at"],
-        tasks=tuple(Task(**{k: v for k, v in t.items() if k in task_fields}) for t in tasks),
-        case_ids=tuple(c["case_id"] for c in cases),
-        case_units=tuple(tuple(c["unit_ids"] or ()) for c in cases),
+        tasks=tuple(task_from_row(t) for t in tasks or ()),
+        case_ids=tuple(case_ids or ()), case_units=tuple(tuple(u or ()) for u in case_units or ()),
     )
 
 
