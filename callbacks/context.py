@@ -24,6 +24,15 @@ def current_scope() -> Scope:
     return scope_for(runtime().pack, who.role, who.scopes)
 
 
+def signed_in_as(roles) -> bool:
+    """Whether the caller is signed in (not a guest) with one of `roles`: what a page may offer to do
+    (the domain checks the role and scope again when the action arrives)."""
+    from api.auth import principal
+
+    who = principal()
+    return who is not None and not who.guest and who.role in roles
+
+
 def lang_from(search: str | None, fallback: str | None = None) -> str:
     """?lang= of the page, else the page's own, else the remembered choice, the browser's, the city's."""
     requested = parse_qs((search or "").lstrip("?")).get("lang", [fallback])[0]
