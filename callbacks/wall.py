@@ -81,16 +81,6 @@ def render_wall_pulse(_tick, search):
             build_feed_alerts(pulse["stalled"], lang), heartbeat)
 
 
-def _format_value(value, unit: str, lang: str) -> str:
-    if value is None:
-        return "–"
-    if unit == "ratio":
-        return i18n.number(value * 100, lang, digits=1)
-    if unit in ("ug/m3", "min"):
-        return i18n.number(value, lang, digits=1)
-    return i18n.number(value, lang)
-
-
 def build_kpis(kpis: list[dict], lang: str) -> list:
     name = "name_zh" if lang == "zh" else "name_en"
     out = []
@@ -102,7 +92,7 @@ def build_kpis(kpis: list[dict], lang: str) -> list:
             children=[
                 html.Div(kpi[name], className="wall-kpi-label"),
                 html.Div(className="wall-kpi-figure", children=[
-                    html.Span(_format_value(kpi["value"], kpi["unit"], lang), className="wall-kpi-value"),
+                    html.Span(i18n.indicator_number(kpi["value"], kpi["unit"], lang), className="wall-kpi-value"),
                     html.Span(i18n.t(f"wall.unit.{kpi['unit']}", lang), className="wall-kpi-unit"),
                 ]),
                 html.Div(i18n.t(f"wall.status.{status}", lang) if status != "count" else "", className="wall-kpi-status"),

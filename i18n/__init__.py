@@ -346,15 +346,21 @@ def number(value, lang: str, digits: int = 0) -> str:
     return format_decimal(value, format=pattern, locale=LOCALES.get(lang, "en_US"))
 
 
-def indicator_value(value, unit: str, lang: str) -> str:
-    """An indicator's value as shown: ratios in percent, means with one decimal, counts whole."""
+def indicator_number(value, unit: str, lang: str) -> str:
+    """An indicator's figure without a unit sign: ratios as percent, means with one decimal, counts whole."""
     if value is None:
         return "–"
     if unit == "ratio":
-        return number(value * 100, lang, digits=1) + "%"
+        return number(value * 100, lang, digits=1)
     if unit in ("ug/m3", "min", "h"):
         return number(value, lang, digits=1)
     return number(value, lang)
+
+
+def indicator_value(value, unit: str, lang: str) -> str:
+    """An indicator's value as shown in running text: indicator_number, with % after a ratio."""
+    text = indicator_number(value, unit, lang)
+    return text + "%" if unit == "ratio" and value is not None else text
 
 
 def local_time(value: dt.datetime | None, timezone: str, lang: str, fmt: str = "medium") -> str:
