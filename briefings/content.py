@@ -3,14 +3,13 @@ and departments, the joint dispatch summary, and their narrative sentences.
 
 Each `*_section` reads through the SQL gateway / indicator layer with the brief's Scope and returns
 plain JSON-serialisable dicts for the snapshot (texts already formatted in the brief's language),
-so a frozen brief renders the same forever. Sentences come from fixed templates (briefings.messages)
+so a frozen brief renders the same forever. Sentences come from fixed templates (the i18n catalog, brief.*)
 filled with numbers taken from these dicts.
 """
 from __future__ import annotations
 
 import datetime as dt
 
-import briefings.messages  # noqa: F401  (registers the labels below in the i18n catalog)
 from briefings.evaluation import WEIGHTS, evaluate
 from datasources import gateway
 from i18n import number, t
