@@ -67,20 +67,45 @@ _ROLLUP_DELTA = (
 )
 
 
-_FACT_KEY_JOIN = "k.unit_ids is not distinct from c.unit_ids and k.department is not distinct from c.department"
+# Derived from the changed cases in _facts (case columns, _exists, _old_<column> of FACT_COLUMNS):
+# new (unit path, department) keys, the new facts appended, and the rollups' delta (-1 old, +1 new).
+_FACT_INSERTS = (
+    """insert into case_keys
+       select top.n + row_number() over (order by f.unit_ids, f.department), f.unit_ids, f.department
+       from (select distinct unit_ids, department from _facts) f
+       cross join (select coalesce(max(key_id), 0) as n from case_keys) top
+       where not exists (select 1 from case_keys k
+                         where k.unit_ids is not distinct from f.unit_ids
+                           and k.department is not distinct from f.department)""",
+    """insert into case_facts_open
+       select f.case_id, k.key_id, f.reported_at, f.due_at
+       from _facts f join case_keys k
+         on k.unit_ids is not distinct from f.unit_ids and k.department is not distinct from f.department
+       where f.closed_at is null""",
+    """insert into case_facts_closed
+       select f.case_id, k.key_id, f.reported_at, f.closed_at, f.due_at, close_bucket(f.reported_at, f.closed_at)
+       from _facts f join case_keys k
+         on k.unit_ids is not distinct from f.unit_ids and k.department is not distinct from f.department
+       where f.closed_at is not null
+       order by f.closed_at""",
+    """create or replace temp table _delta as
+       select -1 as sign, _old_reported_at as reported_at, _old_closed_at as closed_at, _old_due_at as due_at,
+              _old_unit_ids as unit_ids, _old_department as department
+       from _facts where _exists
+       union all
+       select 1, reported_at, closed_at, due_at, unit_ids, department from _facts""",
+    *_ROLLUP_DELTA,
+    "drop table _facts",
+)
 _CLEAR_FACTS = ("delete from case_rollup", "delete from case_rollup_hist", "delete from case_rollup_open",
                 "delete from case_facts_open", "delete from case_facts_closed", "delete from case_keys")
+# Every stored case as new (no old values): the full recompute goes through the same inserts.
 _REBUILD_FACTS = (
-    """create or replace temp table _delta as
-       select 1 as sign, reported_at, closed_at, due_at, unit_ids, department from cases""",
-    *_ROLLUP_DELTA,
-    """insert into case_keys select row_number() over (order by unit_ids, department), unit_ids, department
-       from (select distinct unit_ids, department from cases)""",
-    f"""insert into case_facts_open select c.case_id, k.key_id, c.reported_at, c.due_at
-        from cases c join case_keys k on {_FACT_KEY_JOIN} where c.closed_at is null""",
-    f"""insert into case_facts_closed
-        select c.case_id, k.key_id, c.reported_at, c.closed_at, c.due_at, close_bucket(c.reported_at, c.closed_at)
-        from cases c join case_keys k on {_FACT_KEY_JOIN} where c.closed_at is not null order by c.closed_at""",
+    f"""create or replace temp table _facts as
+        select case_id, {", ".join(FACT_COLUMNS)}, false as _exists,
+               {", ".join(f"null as _old_{n}" for n in FACT_COLUMNS)}
+        from cases""",
+    *_FACT_INSERTS,
 )
 
 
@@ -424,17 +449,6 @@ class Store:
         if not cur.execute("select count(*) from _facts").fetchall()[0][0]:
             cur.execute("drop table _facts")
             return
-        cur.execute(
-            """
-            insert into case_keys
-            select top.n + row_number() over (order by f.unit_ids, f.department), f.unit_ids, f.department
-            from (select distinct unit_ids, department from _facts) f
-            cross join (select coalesce(max(key_id), 0) as n from case_keys) top
-            where not exists (select 1 from case_keys k
-                              where k.unit_ids is not distinct from f.unit_ids
-                                and k.department is not distinct from f.department)
-            """
-        )
         cur.execute("delete from case_facts_open where case_id in (select case_id from _facts where _exists and _old_closed_at is null)")
         lo, hi = cur.execute("select min(_old_closed_at), max(_old_closed_at) from _facts where _exists").fetchall()[0]
         if lo is not None:
@@ -443,38 +457,8 @@ class Store:
                 "and case_id in (select case_id from _facts where _exists and _old_closed_at is not null)",
                 {"lo": lo, "hi": hi},
             )
-        cur.execute(
-            """
-            insert into case_facts_open
-            select f.case_id, k.key_id, f.reported_at, f.due_at
-            from _facts f join case_keys k
-              on k.unit_ids is not distinct from f.unit_ids and k.department is not distinct from f.department
-            where f.closed_at is null
-            """
-        )
-        cur.execute(
-            """
-            insert into case_facts_closed
-            select f.case_id, k.key_id, f.reported_at, f.closed_at, f.due_at, close_bucket(f.reported_at, f.closed_at)
-            from _facts f join case_keys k
-              on k.unit_ids is not distinct from f.unit_ids and k.department is not distinct from f.department
-            where f.closed_at is not null
-            order by f.closed_at
-            """
-        )
-        cur.execute(
-            """
-            create or replace temp table _delta as
-            select -1 as sign, _old_reported_at as reported_at, _old_closed_at as closed_at, _old_due_at as due_at,
-                   _old_unit_ids as unit_ids, _old_department as department
-            from _facts where _exists
-            union all
-            select 1, reported_at, closed_at, due_at, unit_ids, department from _facts
-            """
-        )
-        for sql in _ROLLUP_DELTA:
+        for sql in _FACT_INSERTS:
             cur.execute(sql)
-        cur.execute("drop table _facts")
 
     def _quarantine(self, cur, feed: str, origin: str | None, rows: list[tuple[str, str]]) -> None:
         now = utcnow()
