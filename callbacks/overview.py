@@ -16,7 +16,7 @@ from indicators.layers import dispatch_board, map_layers
 from indicators.overview import MAP_INDICATORS, TREND_DAYS, kpi_board
 from layouts.components.deckmap import MapIds, build_overlays
 from layouts.components.page import PageIds
-from layouts.components.overview import OverviewIds
+from layouts.components.overview import CASES_MODES, POINT_LAYERS, OverviewIds
 from layouts.shell import ShellIds
 
 # The indicator selector writes the page context; callbacks/map.py recolours the districts from it.
@@ -45,8 +45,8 @@ def render_overview_controls(search, context):
     lang = lang_from(search, (context or {}).get("lang"))
     indicators = [{"label": f"{get(i).name(lang)} · {i18n.t('window.' + get(i).default_window, lang)}", "value": i}
                   for i in MAP_INDICATORS]
-    cases = [{"label": i18n.t(f"layer.{v}", lang), "value": v} for v in ("off", "hexbins", "heat")]
-    layers = [{"label": i18n.t(f"layer.{v}", lang), "value": v} for v in ("sensors", "halls", "dispatch")]
+    cases = [{"label": i18n.t(f"layer.{v}", lang), "value": v} for v in CASES_MODES]
+    layers = [{"label": i18n.t(f"layer.{v}", lang), "value": v} for v in POINT_LAYERS]
     return (i18n.t("overview.indicator", lang), indicators, i18n.t("overview.cases_layer", lang), cases, layers)
 
 
@@ -136,8 +136,8 @@ def render_dispatch_summary(_version, search, context):
 
 
 def parse_layers(cases_mode, layers) -> list[str]:
-    wanted = [v for v in (layers or []) if v in ("sensors", "halls", "dispatch")]
-    if cases_mode in ("hexbins", "heat"):
+    wanted = [v for v in (layers or []) if v in POINT_LAYERS]
+    if cases_mode in CASES_MODES and cases_mode != "off":
         wanted.insert(0, cases_mode)
     return wanted
 

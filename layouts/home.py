@@ -6,7 +6,7 @@ import dash
 from dash import dcc, html
 
 from layouts.components.deckmap import MapIds, deck_map
-from layouts.components.overview import OverviewIds
+from layouts.components.overview import CASES_MODES, POINT_LAYERS, OverviewIds
 from layouts.components.page import PageIds, page_context
 
 dash.register_page(__name__, path="/", title="CityBrain")
@@ -37,9 +37,9 @@ def layout(lang: str | None = None, indicator: str | None = None, **_):
                                      options=[{"label": i, "value": i} for i in MAP_INDICATORS], className="indicator-select"),
                         html.Span(id=OverviewIds.CASES_LABEL, className="toolbar-label"),
                         dcc.RadioItems(id=OverviewIds.CASES_LAYER, value="off", inline=True, className="layer-radio",
-                                       options=[{"label": v, "value": v} for v in ("off", "hexbins", "heat")]),
+                                       options=[{"label": v, "value": v} for v in CASES_MODES]),
                         dcc.Checklist(id=OverviewIds.LAYERS, value=[], inline=True, className="layer-toggles",
-                                      options=[{"label": v, "value": v} for v in ("sensors", "halls", "dispatch")]),
+                                      options=[{"label": v, "value": v} for v in POINT_LAYERS]),
                     ]),
                     deck_map(),
                     html.Div(id=OverviewIds.LAYER_LEGEND, className="layer-legend"),

@@ -1,4 +1,4 @@
-"""Ids of the city overview page (/); its map uses the shared MapIds."""
+"""Ids and choices of the city overview page (/); its map uses the shared MapIds."""
 from __future__ import annotations
 
 from enum import StrEnum
@@ -18,3 +18,9 @@ class OverviewIds(StrEnum):
     ACK_RESULT = "overview-ack-result"
     DISPATCH_TITLE = "overview-dispatch-title"
     DISPATCH = "overview-dispatch"
+
+
+# The map's layer toggles (indicators.layers.map_layers draws them): case density one way or none,
+# and any of the point layers.
+CASES_MODES = ("off", "hexbins", "heat")
+POINT_LAYERS = ("sensors", "halls", "dispatch")
