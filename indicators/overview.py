@@ -70,6 +70,12 @@ def _change(value, previous) -> dict:
     return {"direction": direction, "delta": delta, "pct": None if not previous else delta / abs(previous)}
 
 
+def headline_status(ind, value) -> str | None:
+    """A city-wide headline's colour by the catalog (green/amber/red); None for counts, whose thresholds
+    are per unit and window, and for empty values."""
+    return None if ind.unit == "cases" else ind.status(value)
+
+
 def kpi_ribbon(store: Store, pack: CityPack, scope: Scope, indicators=KPI_INDICATORS,
                now: dt.datetime | None = None) -> list[dict]:
     """The scope's value of each KPI over its catalog window against the previous window of the same length.
@@ -106,7 +112,7 @@ def kpi_ribbon(store: Store, pack: CityPack, scope: Scope, indicators=KPI_INDICA
         out.append({"id": ident, "name_zh": ind.name_zh, "name_en": ind.name_en, "unit": ind.unit,
                     "window": ind.default_window, "is_ratio": ind.is_ratio, "better": ind.better,
                     "thresholds": dict(ind.thresholds), "value": value, "previous": previous,
-                    "status": None if ind.unit == "cases" else ind.status(value),
+                    "status": headline_status(ind, value),
                     **change, "improved": improved})
     return out
 

@@ -18,7 +18,7 @@ from datasources.store import Store, utcnow
 from indicators.catalog import get
 from indicators.compute import compute
 from indicators.layers import dispatch_board
-from indicators.overview import unit_ranking
+from indicators.overview import headline_status, unit_ranking
 from security.scope import Scope
 
 # The wall's KPI column, in display order.
@@ -50,8 +50,7 @@ def wall_kpis(store: Store, pack: CityPack, scope: Scope, now: dt.datetime | Non
         ind = get(ident)
         value = values.get(ident)
         out.append({"id": ident, "name_zh": ind.name_zh, "name_en": ind.name_en, "unit": ind.unit,
-                    # counts' thresholds are per unit and window: only rates and means get a colour here
-                    "value": value, "status": ind.status(value) if ind.is_ratio or ind.unit not in ("cases",) else None})
+                    "value": value, "status": headline_status(ind, value)})
     return out
 
 
