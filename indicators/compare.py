@@ -54,11 +54,16 @@ def _to_utc(local: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     return local.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def previous_window(start: dt.datetime, end: dt.datetime, timezone: str) -> tuple[dt.datetime, dt.datetime]:
-    """The period of the same local wall-clock length just before [start, end) (naive UTC in and out)."""
+def baseline_start(start: dt.datetime, end: dt.datetime, timezone: str, periods: int = 1) -> dt.datetime:
+    """Start of `periods` windows of [start, end)'s local wall-clock length just before it (naive UTC)."""
     tz = zoneinfo.ZoneInfo(timezone)
     local_start, local_end = _to_local(start, tz), _to_local(end, tz)
-    return _to_utc(local_start - (local_end - local_start), tz), start
+    return _to_utc(local_start - periods * (local_end - local_start), tz)
+
+
+def previous_window(start: dt.datetime, end: dt.datetime, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The period of the same local wall-clock length just before [start, end) (naive UTC in and out)."""
+    return baseline_start(start, end, timezone), start
 
 
 def _year_back(local: dt.datetime, is_end: bool) -> dt.datetime:

@@ -30,11 +30,10 @@ none covered there is no baseline and no hot spot ("periods" in the answer says 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections import defaultdict
 
 from datasources import gateway
-from indicators.compare import _to_local, _to_utc, feed_starts
+from indicators.compare import baseline_start, feed_starts
 
 DEFAULTS = {"periods": 4, "min_count": 5, "min_rise": 3, "min_ratio": 1.5, "min_overdue": 3,
             "min_overdue_share": 0.25, "low_closure": 0.5, "limit": 5}
@@ -42,13 +41,6 @@ DEFAULTS = {"periods": 4, "min_count": 5, "min_rise": 3, "min_ratio": 1.5, "min_
 
 class SpotsError(ValueError):
     """A request that cannot be answered (bad level or window)."""
-
-
-def baseline_start(start: dt.datetime, end: dt.datetime, timezone: str, periods: int) -> dt.datetime:
-    """Start of `periods` windows of W's local wall-clock length just before W (naive UTC)."""
-    tz = zoneinfo.ZoneInfo(timezone)
-    local_start, local_end = _to_local(start, tz), _to_local(end, tz)
-    return _to_utc(local_start - periods * (local_end - local_start), tz)
 
 
 def default_level(pack, scope) -> str:

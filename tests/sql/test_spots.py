@@ -12,7 +12,8 @@ import pytest
 from datasources import gateway
 from datasources.ingest import ingest_file
 from datasources.runtime import sync_pack
-from indicators.spots import SpotsError, baseline_start, blind_spots, hot_spots, spots
+from indicators.compare import baseline_start
+from indicators.spots import SpotsError, blind_spots, hot_spots, spots
 from security.scope import Scope
 
 START, END = dt.datetime(2024, 3, 1, 5), dt.datetime(2024, 3, 8, 5)  # local midnights in New York
