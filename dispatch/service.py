@@ -329,6 +329,26 @@ def _departments(pack) -> set[str]:
     return set(pack.departments.department_id)
 
 
+# ---------------------------------------------------------------------------- rules of a new order
+
+
+def category_lead(cases: list[dict]) -> str:
+    """The lead department the cases' categories name most often (a tie: the first case's), or ""."""
+    leads = [c["lead_department"] for c in cases if c["lead_department"]]
+    return max(leads, key=leads.count) if leads else ""
+
+
+def order_deadline(pack, cases: list[dict], priority: int, now: dt.datetime) -> dt.datetime:
+    """A new order's deadline (naive UTC): the earliest of each case category's time limit on its
+    calendar and the priority's resolution SLA (rows of dispatch_case_categories.sql)."""
+    _, resolve_within = SLA[priority]
+    dues = [now + resolve_within] + [
+        pack.calendar.add_hours(now, c["time_limit_hours"], c["calendar"] or "natural")
+        for c in cases if c["time_limit_hours"]
+    ]
+    return min(dues)
+
+
 # ---------------------------------------------------------------------------- commands
 
 
@@ -371,8 +391,7 @@ def create_order(store: Store, pack, actor: Actor, body: dict, *, origin: str = 
         if unknown:
             raise DispatchError(400, f"unknown case id(s) or outside your scope: {', '.join(unknown[:10])}")
         # suggestions from the categories (the most frequent lead; their assisting departments)
-        leads = [c["lead_department"] for c in cases if c["lead_department"]]
-        lead_department = lead or (max(leads, key=leads.count) if leads else "")
+        lead_department = lead or category_lead(cases)
         if not lead_department:
             raise DispatchError(400, "lead_department is required (the cases' categories suggest none)")
         assists = assist if assist is not None else [a for c in cases for a in (c["assist_departments"] or [])]
@@ -381,14 +400,8 @@ def create_order(store: Store, pack, actor: Actor, body: dict, *, origin: str = 
         bad = [d for d in [lead_department, *assists] if d not in known]
         if bad:
             raise DispatchError(400, f"unknown department(s): {', '.join(bad)}")
-        ack_within, resolve_within = SLA[priority]
-        due = due_at
-        if due is None:
-            dues = [now + resolve_within] + [
-                pack.calendar.add_hours(now, c["time_limit_hours"], c["calendar"] or "natural")
-                for c in cases if c["time_limit_hours"]
-            ]
-            due = min(dues)
+        ack_within, _ = SLA[priority]
+        due = due_at if due_at is not None else order_deadline(pack, cases, priority, now)
         tasks = tuple(
             Task(i + 1, dept, "lead" if i == 0 else "assist", "issued", due, now + ack_within)
             for i, dept in enumerate([lead_department, *assists])

@@ -4,14 +4,14 @@
     s.lead, s.assists           # department ids: the categories' rules, completed by history
     s.priority, s.due_at        # the most urgent case's priority; the deadline it implies
     s.reasons["yingji"]         # why each department is suggested (rule_lead, rule_assist, history ...)
-    deadline(pack, s.cases, 1, now)   # the deadline for another priority (deadline_for: by case ids)
+    deadline_for(store, pack, scope, case_ids, 1)   # the deadline at another priority
 
 Rules come from the city pack's categories (lead 主办 and assisting 协办 departments, time limit,
 natural or working calendar). History looks at what worked: departments that resolved verified
 or closed orders on cases of the same categories (and with whom), and the departments that closed
-cases of those categories. The deadline follows dispatch.service.create_order exactly (the
-earliest of each category's time limit on its calendar and the priority's resolution SLA), so
-what the form shows is what the order gets. Nothing here imports Dash.
+cases of those categories. The default lead and the deadline are dispatch.service's own
+(category_lead, order_deadline: the earliest of each category's time limit on its calendar and
+the priority's resolution SLA), so what the form shows is what the order gets. Nothing here imports Dash.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from datasources import gateway
 from datasources.store import utcnow
+from dispatch.service import category_lead, order_deadline
 from dispatch.states import SLA
 from security.scope import Scope
 
@@ -34,7 +35,7 @@ MIN_HISTORY_ORDERS = 2
 
 @dataclass(frozen=True)
 class Suggestion:
-    cases: list[dict]  # the visible cases among those asked for (dispatch_case_summary.sql rows)
+    cases: list[dict]  # the visible cases among those asked for (dispatch_case_categories.sql rows)
     missing: list[str]  # ids asked for but unknown or outside the scope
     lead: str  # "" when neither rules nor history suggest one
     assists: list[str]
@@ -48,16 +49,6 @@ class Suggestion:
     closed_cases: dict[str, int] = field(default_factory=dict)  # department -> closed cases of the categories
 
 
-def deadline(pack, cases: list[dict], priority: int, now: dt.datetime) -> dt.datetime:
-    """The order's deadline (naive UTC), as dispatch.service.create_order computes it."""
-    _, resolve_within = SLA[priority]
-    dues = [now + resolve_within] + [
-        pack.calendar.add_hours(now, c["time_limit_hours"], c["calendar"] or "natural")
-        for c in cases if c.get("time_limit_hours")
-    ]
-    return min(dues)
-
-
 def suggested_priority(cases: list[dict]) -> int:
     """The most urgent linked case's priority (1 = most urgent), 3 when none says."""
     priorities = [int(c["priority"]) for c in cases if c.get("priority") in SLA]
@@ -65,10 +56,7 @@ def suggested_priority(cases: list[dict]) -> int:
 
 
 def _rules(cases: list[dict]) -> tuple[str, list[str]]:
-    leads = Counter(c["lead_department"] for c in cases if c.get("lead_department"))
-    # the most frequent lead; ties go to the first case's category (cases are ordered by id)
-    order = list(dict.fromkeys(c["lead_department"] for c in cases if c.get("lead_department")))
-    lead = max(order, key=lambda d: (leads[d], -order.index(d))) if order else ""
+    lead = category_lead(cases)  # exactly the lead create_order picks by default
     assists = list(dict.fromkeys(a for c in cases for a in (c.get("assist_departments") or []) if a != lead))
     return lead, assists
 
@@ -78,7 +66,7 @@ def suggest(store, pack, scope: Scope, case_ids: list[str], *, now: dt.datetime 
     """The suggested lead and assisting departments, priority and deadline for these cases."""
     now = now or utcnow()
     ids = list(dict.fromkeys(c for c in case_ids if isinstance(c, str) and c))
-    cases = gateway.query_rows(store, "dispatch_case_summary", scope, ids=ids) if ids else []
+    cases = gateway.query_rows(store, "dispatch_case_categories", scope, ids=ids) if ids else []
     missing = sorted(set(ids) - {c["case_id"] for c in cases})
     known = set(pack.departments.department_id)
     since = now - dt.timedelta(days=history_days)
@@ -130,7 +118,7 @@ def suggest(store, pack, scope: Scope, case_ids: list[str], *, now: dt.datetime 
     categories = Counter(c["category"] for c in cases if c.get("category"))
     return Suggestion(
         cases=cases, missing=missing, lead=lead, assists=assists, priority=priority,
-        due_at=deadline(pack, cases, priority, now) if cases else None,
+        due_at=order_deadline(pack, cases, priority, now) if cases else None,
         working_calendar=any(c.get("calendar") == "working" for c in cases),
         categories=categories.most_common(), reasons=reasons, history_orders=len(orders),
         resolved_together=dict(together), closed_cases=closed,
@@ -143,7 +131,7 @@ def deadline_for(store, pack, scope: Scope, case_ids: list[str], priority: int, 
     category counts working time only."""
     now = now or utcnow()
     ids = list(dict.fromkeys(c for c in case_ids or [] if isinstance(c, str) and c))
-    cases = gateway.query_rows(store, "dispatch_case_summary", scope, ids=ids) if ids else []
+    cases = gateway.query_rows(store, "dispatch_case_categories", scope, ids=ids) if ids else []
     if not cases or priority not in SLA:
         return None, False
-    return deadline(pack, cases, priority, now), any(c.get("calendar") == "working" for c in cases)
+    return order_deadline(pack, cases, priority, now), any(c.get("calendar") == "working" for c in cases)
