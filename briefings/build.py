@@ -21,7 +21,9 @@ from datasources import gateway
 from datasources.store import utcnow
 from i18n import local_time, number, t
 from indicators.catalog import get
+from indicators.compare import change as value_change
 from indicators.compare import compare
+from indicators.compare import direction as value_direction
 from indicators.compute import IndicatorError, compute
 from security.scope import Scope
 from security.users import scope_for
@@ -137,9 +139,9 @@ def change(indicator_id: str, value, previous, lang: str, basis: str = "previous
     """环比 (basis "previous") or 同比 (basis "last_year"): difference to the base value, its
     percentage and whether it is good news."""
     key = "brief.change" if basis == "previous" else "brief.change.yoy"
-    if value is None or previous is None:
+    delta, relative = value_change(value, previous)
+    if delta is None:
         return {"text": "–", "direction": None, "good": None, "sentence": t(f"{key}.na", lang)}
-    delta = value - previous
     ind = get(indicator_id)
     if abs(delta) < 1e-9:
         return {"text": "0", "direction": "same", "good": None, "sentence": t(f"{key}.same", lang)}
@@ -149,10 +151,10 @@ def change(indicator_id: str, value, previous, lang: str, basis: str = "previous
         pct = "–"
     else:
         delta_text = fmt_value(indicator_id, abs(delta), lang)
-        pct = (number(abs(delta) / abs(previous) * 100, lang, 1) + "%") if previous else "–"
+        pct = "–" if relative is None else number(abs(relative) * 100, lang, 1) + "%"
         delta_text += (" " if lang == "en" else " ") + unit_label(indicator_id, lang)
     arrow = "▲" if direction == "up" else "▼"
-    good = (direction == "up") == (ind.better == "up")
+    good = value_direction(ind.better, delta) == "good"
     text = f"{arrow} " + (delta_text if ind.unit == "ratio" else fmt_value(indicator_id, abs(delta), lang))
     return {"text": text, "direction": direction, "good": good,
             "sentence": t(f"{key}.{direction}", lang, delta=delta_text,
@@ -258,10 +260,6 @@ def _escape(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- the snapshot
-
-
-def _values(rows: list[dict], unit_id: str) -> dict:
-    return {row["indicator"]: row["value"] for row in rows if row["unit_id"] == unit_id}
 
 
 def build_brief(store, pack, scope: str, template: str, start: dt.datetime, end: dt.datetime, lang: str,

@@ -13,6 +13,7 @@ import datetime as dt
 from briefings.evaluation import WEIGHTS, evaluate
 from datasources import gateway
 from i18n import number, t
+from indicators.catalog import get
 from indicators.spots import per_department, spots
 
 HOT_ROWS = 10
@@ -102,8 +103,6 @@ def _evaluation_table(values_by_unit: dict[str, dict], name_of, lang: str) -> di
 def evaluation_section(pack, level, unit_values: dict[str, dict], department_values: dict[str, dict], lang: str,
                        unit_name) -> dict:
     """Composite evaluation (briefings.evaluation) of the scope's child units and of departments."""
-    from indicators.catalog import get
-
     columns = [get("on_time_closure_rate").name(lang), get("closure_rate").name(lang),
                t("brief.col.overdue_share", lang), get("median_close_hours").name(lang) + (
                    "（小时）" if lang == "zh" else " (h)")]
