@@ -364,8 +364,8 @@ def cmd_consume(settings: Settings, args) -> int:
 def cmd_indicators(settings: Settings, args) -> int:
     """`indicators list | compute | explain` (CONTRACT §2), city-wide, read-only."""
     from indicators.catalog import catalog
-    from indicators.compare import compare, to_csv as compare_csv
-    from indicators.compute import IndicatorError, compute, explain, parse_time, to_csv
+    from indicators.compare import COLUMNS, compare
+    from indicators.compute import ROW_COLUMNS, IndicatorError, compute, explain, parse_time, to_csv
     from security.scope import Scope
 
     if args.indicators_command == "list":
@@ -380,16 +380,14 @@ def cmd_indicators(settings: Settings, args) -> int:
                 lineage = explain(store, pack, Scope.city(), args.indicator, args.level, args.unit, start, end)
                 print(json.dumps(lineage, ensure_ascii=False))
                 return 0
-            if args.compare:
-                rows = compare(store, pack, Scope.city(), args.level, start, end, args.indicators)
-            else:
-                rows = compute(store, pack, Scope.city(), args.level, start, end, args.indicators)
+            rows = (compare if args.compare else compute)(store, pack, Scope.city(), args.level, start, end,
+                                                          args.indicators)
         except IndicatorError as exc:
             raise CommandError(str(exc)) from None
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False))
     else:
-        sys.stdout.write(compare_csv(rows) if args.compare else to_csv(rows))
+        sys.stdout.write(to_csv(rows, COLUMNS if args.compare else ROW_COLUMNS))
     return 0
 
 

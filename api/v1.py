@@ -412,6 +412,7 @@ def blueprint(runtime) -> Blueprint:
         token, scope, denied = _reader(runtime)
         if denied is not None:
             return denied
+        from indicators.compare import compare
         from indicators.compute import IndicatorError, compute, parse_time
 
         args = request.args
@@ -421,13 +422,8 @@ def blueprint(runtime) -> Blueprint:
         try:
             start = parse_time(args["start"], runtime.pack.timezone)
             end = parse_time(args["end"], runtime.pack.timezone)
-            if args.get("compare", "") in ("1", "true", "yes"):
-                from indicators.compare import compare
-                rows = compare(runtime.store, runtime.pack, scope, args["level"], start, end,
-                               args.get("indicators") or None)
-            else:
-                rows = compute(runtime.store, runtime.pack, scope, args["level"], start, end,
-                               args.get("indicators") or None)
+            values = compare if args.get("compare", "") in ("1", "true", "yes") else compute
+            rows = values(runtime.store, runtime.pack, scope, args["level"], start, end, args.get("indicators") or None)
         except (IndicatorError, ValueError) as exc:
             return _error(400, str(exc))
         return jsonify({"rows": rows, "next": None})

@@ -29,9 +29,7 @@ Equal values share a rank (competition ranking: 1, 2, 2, 4); empty values are no
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import zoneinfo
 from collections import defaultdict
 
@@ -41,6 +39,7 @@ from indicators.compute import ROW_COLUMNS, compute
 
 COMPARE_COLUMNS = ("prev_value", "prev_change", "prev_change_rel", "prev_direction",
                    "yoy_value", "yoy_change", "yoy_change_rel", "yoy_direction", "rank", "rank_of")
+COLUMNS = (*ROW_COLUMNS, *COMPARE_COLUMNS)  # a compared row, in CSV order (compute.to_csv(rows, COLUMNS))
 
 
 # ---------------------------------------------------------------------------- windows
@@ -183,14 +182,3 @@ def uncovered_bases(store, scope, indicator_ids, spans: dict) -> frozenset:
             if first is None or window[0] < first:
                 out.add((prefix, ident))
     return frozenset(out)
-
-
-def to_csv(rows: list[dict]) -> str:
-    """CSV with ROW_COLUMNS then COMPARE_COLUMNS; None as an empty cell."""
-    columns = (*ROW_COLUMNS, *COMPARE_COLUMNS)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
-    return buffer.getvalue()

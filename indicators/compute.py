@@ -139,14 +139,14 @@ def explain(store, pack, scope, indicator: str, level: str, unit_id: str, start:
     return out
 
 
-def to_csv(rows: list[dict]) -> str:
-    """CSV with the ROW_COLUMNS header; None as an empty cell."""
+def to_csv(rows: list[dict], columns: tuple[str, ...] = ROW_COLUMNS) -> str:
+    """CSV with the `columns` header (default ROW_COLUMNS); None as an empty cell."""
     import csv
     import io
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(ROW_COLUMNS)
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in ROW_COLUMNS])
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
     return buffer.getvalue()
