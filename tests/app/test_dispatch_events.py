@@ -10,6 +10,7 @@ import io
 import json
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -134,11 +135,22 @@ def act(env, who, order_id, **body):
     return call(env, who, "POST", f"/api/v1/dispatch-orders/{order_id}/actions", body)
 
 
-def run_worker(env):
+@contextmanager
+def receiving(env, department, join_s=5, **receiver_args):
+    """A Receiver as `department`'s webhook with the delivery worker running; both undone after."""
+    receiver = Receiver(**receiver_args)
+    webhooks.add_webhook(env["store"], env["pack"], department, receiver.url, SECRET)
     stop = threading.Event()
     thread = threading.Thread(target=env["runtime"].webhooks.run, args=(stop,), daemon=True)
     thread.start()
-    return stop, thread
+    try:
+        yield receiver
+    finally:
+        stop.set()
+        env["runtime"].webhooks.wake()
+        thread.join(join_s)
+        webhooks.remove_webhook(env["store"], department)
+        receiver.close()
 
 
 # ---------------------------------------------------------------------------- notifications
@@ -211,20 +223,11 @@ def test_redis_pub_sub_carries_the_events(tmp_path, redis_server):
 
 def test_webhook_retries_with_backoff_and_a_valid_signature(env):
     store, pack = env["store"], env["pack"]
-    receiver = Receiver(fail_first=2)
-    webhooks.add_webhook(store, pack, "chengguan", receiver.url, SECRET)
-    stop, thread = run_worker(env)
-    try:
+    with receiving(env, "chengguan", fail_first=2) as receiver:
         order = create(env, assist=())
         deliveries = wait_until(lambda: [r for r in webhooks.delivery_log(store, service.actor_scope(
             service.actor_for(pack, "x", "commander", [])), department="chengguan")["rows"]
             if r["order_id"] == order["id"] and r["state"] == "delivered"])
-    finally:
-        stop.set()
-        env["runtime"].webhooks.wake()
-        thread.join(5)
-        webhooks.remove_webhook(store, "chengguan")
-        receiver.close()
     assert len(receiver.requests) == 3 and all(r["valid"] and r["fresh"] for r in receiver.requests)
     bodies = {r["body"] for r in receiver.requests}
     assert len(bodies) == 1, "every attempt sends the same body"
@@ -240,11 +243,8 @@ def test_webhook_retries_with_backoff_and_a_valid_signature(env):
 
 
 def test_failing_receiver_ends_failed_and_the_log_is_scoped(env):
-    store, pack = env["store"], env["pack"]
-    receiver = Receiver(always_fail=True)
-    webhooks.add_webhook(store, pack, "shuiwu", receiver.url, SECRET)
-    stop, thread = run_worker(env)
-    try:
+    store = env["store"]
+    with receiving(env, "shuiwu", always_fail=True) as receiver:
         order = create(env, lead="shuiwu", assist=())
 
         def failed():
@@ -264,20 +264,11 @@ def test_failing_receiver_ends_failed_and_the_log_is_scoped(env):
         assert webhooks.redeliver(store, row["delivery_id"])
         env["runtime"].webhooks.wake()
         wait_until(lambda: len(receiver.requests) == 4)
-    finally:
-        stop.set()
-        env["runtime"].webhooks.wake()
-        thread.join(5)
-        webhooks.remove_webhook(store, "shuiwu")
-        receiver.close()
 
 
 def test_a_hanging_receiver_never_delays_commands(env):
-    store, pack = env["store"], env["pack"]
-    receiver = Receiver(delay_s=3.0)
-    webhooks.add_webhook(store, pack, "chengguan", receiver.url, SECRET)
-    stop, thread = run_worker(env)
-    try:
+    store = env["store"]
+    with receiving(env, "chengguan", join_s=10, delay_s=3.0) as receiver:
         order = create(env, assist=())
         wait_until(lambda: receiver.requests)  # the worker is now stuck on the slow receiver
         started = time.perf_counter()
@@ -287,12 +278,6 @@ def test_a_hanging_receiver_never_delays_commands(env):
             "select count(*) from dispatch_webhook_deliveries where order_id = ? and event_type = 'dispatch.acknowledge'",
             [order["id"]]).fetchall()[0][0]
         assert pending == 1, "the acknowledgement is queued in the outbox with the command"
-    finally:
-        stop.set()
-        env["runtime"].webhooks.wake()
-        thread.join(10)
-        webhooks.remove_webhook(store, "chengguan")
-        receiver.close()
 
 
 def test_pending_deliveries_survive_a_restart(tmp_path):
