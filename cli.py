@@ -192,40 +192,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommand(group, name: str, text: str) -> argparse.ArgumentParser:
+    sub = group.add_parser(name, help=text)
+    _common(sub, top=False)
+    return sub
+
+
 def _dispatch_parsers(commands) -> None:
     """`webhooks ...` (department webhooks of dispatch events) and `audit export`."""
-    hooks_p = commands.add_parser("webhooks", help="outbound webhooks per department (dispatch events)")
-    _common(hooks_p, top=False)
-    hooks = hooks_p.add_subparsers(dest="webhooks_command", required=True)
-    add_p = hooks.add_parser("add", help="add or replace a department's webhook (prints its secret as the last line)")
-    _common(add_p, top=False)
+    hooks = _subcommand(commands, "webhooks", "outbound webhooks per department (dispatch events)").add_subparsers(
+        dest="webhooks_command", required=True)
+    add_p = _subcommand(hooks, "add", "add or replace a department's webhook (prints its secret as the last line)")
     add_p.add_argument("department", help="department id of the city pack")
     add_p.add_argument("url", help="http(s) URL receiving the JSON POSTs")
     add_p.add_argument("--secret-stdin", action="store_true",
                        help="read the HMAC secret from the first line of stdin (default: a random one)")
     add_p.add_argument("--disabled", action="store_true", help="add it paused")
-    for name, text in (("list", "webhooks (no secrets) and their pending deliveries"),):
-        sub = hooks.add_parser(name, help=text)
-        _common(sub, top=False)
+    _subcommand(hooks, "list", "webhooks (no secrets) and their pending deliveries")
     for name, text in (("remove", "remove a webhook (its pending deliveries are cancelled)"),
                        ("enable", "resume a webhook"), ("disable", "pause a webhook (pending deliveries wait)")):
-        sub = hooks.add_parser(name, help=text)
-        _common(sub, top=False)
-        sub.add_argument("department")
-    log_p = hooks.add_parser("log", help="deliveries, newest first, each with its attempts")
-    _common(log_p, top=False)
+        _subcommand(hooks, name, text).add_argument("department")
+    log_p = _subcommand(hooks, "log", "deliveries, newest first, each with its attempts")
     log_p.add_argument("--department", default="")
     log_p.add_argument("--state", default="", choices=["", "pending", "delivered", "failed", "cancelled"])
     log_p.add_argument("--limit", type=int, default=50)
-    again_p = hooks.add_parser("redeliver", help="queue a failed or cancelled delivery again")
-    _common(again_p, top=False)
-    again_p.add_argument("delivery_id", type=int)
+    _subcommand(hooks, "redeliver", "queue a failed or cancelled delivery again").add_argument("delivery_id", type=int)
 
-    audit_p = commands.add_parser("audit", help="the append-only audit trail")
-    _common(audit_p, top=False)
-    audit_commands = audit_p.add_subparsers(dest="audit_command", required=True)
-    export_p = audit_commands.add_parser("export", help="audit rows as CSV (to --out or standard output)")
-    _common(export_p, top=False)
+    audit_commands = _subcommand(commands, "audit", "the append-only audit trail").add_subparsers(
+        dest="audit_command", required=True)
+    export_p = _subcommand(audit_commands, "export", "audit rows as CSV (to --out or standard output)")
     export_p.add_argument("--since", default="1970-01-01T00:00:00+00:00",
                           help="ISO date/datetime; without an offset in the city's zone (default: everything)")
     export_p.add_argument("--out", type=Path, default=None, help="CSV file (default: standard output)")
