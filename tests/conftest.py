@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,39 @@ def wait_http(url: str, timeout: float = 90, proc: subprocess.Popen | None = Non
         except Exception:
             time.sleep(0.3)
     raise TimeoutError(url)
+
+
+@contextmanager
+def serve_console(data_dir: Path, env: dict, timeout: float = 120):
+    """`python app.py serve` with `env` (PORT among it) and its log in data_dir/server.log, until
+    /healthz answers; yields the base URL and stops the server after."""
+    log = open(data_dir / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        url = f"http://127.0.0.1:{env['PORT']}"
+        wait_http(f"{url}/healthz", timeout=timeout, proc=proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def new_page(browser, origin: str, width: int = 1440, height: int = 900, locale: str | None = None):
+    """A page in its own context that records requests leaving `origin` (citybrain_external) and
+    console errors and uncaught exceptions (citybrain_errors)."""
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  **({"locale": locale} if locale else {}))
+    page = context.new_page()
+    page.citybrain_external = []
+    page.citybrain_errors = []
+    page.on("request", lambda r: r.url.startswith((origin, "data:", "blob:")) or page.citybrain_external.append(r.url))
+    page.on("console", lambda m: m.type == "error" and page.citybrain_errors.append(m.text))
+    page.on("pageerror", lambda e: page.citybrain_errors.append(str(e)))
+    return page
 
 
 @pytest.fixture(scope="session")
@@ -104,18 +138,8 @@ def served_console(tmp_path_factory, redis_server):
     data_dir = tmp_path_factory.mktemp("served")
     env = {**os.environ, "PORT": str(port), "CITYBRAIN_DATA_DIR": str(data_dir), "CITYBRAIN_HISTORY_DAYS": "3",
            "CITYBRAIN_SIMULATE_INTERVAL_S": "1", "REDIS_URL": redis_server, "CITYBRAIN_DEMO": "1", "CITYBRAIN_LOG_LEVEL": "WARNING"}
-    log = open(data_dir / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120, proc=proc)
-        yield {"url": f"http://127.0.0.1:{port}", "data_dir": data_dir, "redis_url": redis_server, "log": data_dir / "server.log"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with serve_console(data_dir, env) as url:
+        yield {"url": url, "data_dir": data_dir, "redis_url": redis_server, "log": data_dir / "server.log"}
 
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",

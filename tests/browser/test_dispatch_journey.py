@@ -8,13 +8,11 @@ idle, so the closure rate moves by exactly the cases dispatched.
 """
 import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.conftest import BEIJING, ROOT, free_port, wait_http
+from tests.conftest import BEIJING, ROOT, free_port, new_page, serve_console
 
 PASSWORD = "dispatch journey pw"
 DISTRICT = "110105"  # Chaoyang: the most cases
@@ -23,8 +21,6 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def dispatch_console(tmp_path_factory):
-    import pandas as pd
-
     from datasources.store import Store
     from security.users import add_user
     from datasources.citypack import load_pack
@@ -42,33 +38,10 @@ def dispatch_console(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update({"PORT": str(port), "CITYBRAIN_DATA_DIR": str(data_dir), "CITYBRAIN_HISTORY_DAYS": "3",
                 "CITYBRAIN_SIMULATE_INTERVAL_S": "3600", "CITYBRAIN_DEMO": "1", "CITYBRAIN_LOG_LEVEL": "WARNING"})
-    log = open(data_dir / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=180, proc=proc)
+    with serve_console(data_dir, env, timeout=180) as url:
         commander = re.search(r"^\s+commander\s+commander\s+(\S+)$", (data_dir / "server.log").read_text(), re.M).group(1)
         categories = pack.categories.set_index("category_id")
-        yield {"url": f"http://127.0.0.1:{port}", "commander": commander, "categories": categories,
-               "log": data_dir / "server.log", "pack": pack}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        assert pd is not None
-
-
-def new_page(browser, origin):
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    page.citybrain_external = []
-    page.citybrain_errors = []
-    page.on("request", lambda r: r.url.startswith((origin, "data:", "blob:")) or page.citybrain_external.append(r.url))
-    page.on("console", lambda m: m.type == "error" and page.citybrain_errors.append(m.text))
-    page.on("pageerror", lambda e: page.citybrain_errors.append(str(e)))
-    return page
+        yield {"url": url, "commander": commander, "categories": categories, "log": data_dir / "server.log", "pack": pack}
 
 
 def sign_in(page, url, name, password):
@@ -112,7 +85,7 @@ def work_task(page, url, order_id, actions):
 
 def test_commander_dispatches_overdue_cases_departments_resolve_commander_verifies_rate_moves(browser, dispatch_console):
     url, categories = dispatch_console["url"], dispatch_console["categories"]
-    commander = new_page(browser, url)
+    commander = new_page(browser, url, 1600, 1000)
     sign_in(commander, url, "commander", dispatch_console["commander"])
     rate_before, closed_before, due_before = closure(commander, url)
 
@@ -165,7 +138,7 @@ def test_commander_dispatches_overdue_cases_departments_resolve_commander_verifi
 
     # each department works its task from its queue
     for department in (lead, assist):
-        staff = new_page(browser, url)
+        staff = new_page(browser, url, 1600, 1000)
         sign_in(staff, url, f"d-{department}", PASSWORD)
         assert "派遣任务" in staff.locator("#queue-link").inner_text()
         row = work_task(staff, url, order_id, ["acknowledge", "start", "progress", "resolve"])
