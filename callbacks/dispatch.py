@@ -12,7 +12,7 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 
 import i18n
 from api.auth import principal
-from callbacks.context import current_scope, lang_from, runtime
+from callbacks.context import current_scope, lang_from, runtime, signed_in_as
 from dispatch.queue import VIEWS, NoteRequired, act, work_list
 from dispatch.service import DispatchError, actor_for, create_order
 from dispatch.states import CREATE_ROLES, ORDER_STATES, SLA
@@ -35,8 +35,7 @@ def current_actor():
 
 
 def _may_launch() -> bool:
-    who = principal()
-    return who is not None and not who.guest and who.role in CREATE_ROLES
+    return signed_in_as(CREATE_ROLES)
 
 
 # ---------------------------------------------------------------------------- launch

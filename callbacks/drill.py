@@ -9,7 +9,6 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 import i18n
 from callbacks.context import current_scope, lang_from, runtime
 from indicators.compute import IndicatorError, parse_time
-from dispatch.queue import case_orders
 from indicators.drill import case_detail, cases_behind
 from layouts.components.page import PageIds
 from layouts.dispatch import build_order_cards
@@ -92,11 +91,10 @@ def export_cases(n_clicks):
 def render_case(context, search, _version):
     rt = runtime()
     lang = lang_from(search, (context or {}).get("lang"))
-    scope = current_scope()
-    case = case_detail(rt.store, rt.pack, scope, (context or {}).get("case_id") or "")
+    case = case_detail(rt.store, rt.pack, current_scope(), (context or {}).get("case_id") or "")
     if case is None:
         return html.H1(i18n.t("case.not_found", lang), className="unit-title")
-    return build_case(case, rt.pack, lang, case_orders(rt.store, scope, case["case_id"]))
+    return build_case(case, rt.pack, lang, case["orders"])
 
 
 def build_case(case: dict, pack, lang: str, orders: list[dict] | None = None) -> list:

@@ -7,6 +7,7 @@ import datetime as dt
 from datasources import gateway
 from datasources.citypack import CityPack
 from datasources.store import Store, utcnow
+from dispatch.queue import case_orders
 from indicators import catalog
 from indicators.compute import compute, explain
 from security.scope import Scope
@@ -65,5 +66,5 @@ def case_detail(store: Store, pack: CityPack, scope: Scope, case_id: str) -> dic
         return None
     case = rows[0]
     case["timeline"] = gateway.query_rows(store, "case_timeline", scope, case_id=case_id)
-    case["orders"] = gateway.query_rows(store, "case_dispatch_orders", scope, case_id=case_id)
+    case["orders"] = case_orders(store, scope, case_id)
     return case
