@@ -169,7 +169,6 @@ def _write(store: Store, before: Order | None, after: Order, events: list[Event]
     """One transaction: the order (only if still at `before.version`), tasks, events, audit, command,
     webhook deliveries (an outbox); then the event goes to the store's listeners (dispatch/notify.py)."""
     event = notify.event_for(after, events, actor, action, origin, now)
-    deliveries = webhooks.queue_rows(store, event)
     with store.write_transaction() as cur:
         if before is None:
             cur.execute(
@@ -213,7 +212,7 @@ def _write(store: Store, before: Order | None, after: Order, events: list[Event]
                 {"cid": command_id, "id": after.order_id, "action": action, "actor": actor.name, "status": status,
                  "result": json.dumps(result, ensure_ascii=False), "at": now},
             )
-        webhooks.insert_rows(cur, deliveries)
+        webhooks.enqueue(cur, event)
     notify.emit(store, event)
 
 

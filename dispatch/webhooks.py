@@ -1,7 +1,7 @@
 """Outbound webhooks per department: configuration, a transactional outbox, a delivery worker.
 
     secret = add_webhook(store, pack, "chengguan", "https://ops.example/hook")   # or secret=...
-    rows = queue_rows(store, event)        # dispatch/service.py: inside the command's transaction
+    enqueue(cur, event)                    # dispatch/service.py: inside the command's transaction
     worker = WebhookWorker(store, max_attempts=8, backoff_s=2)
     worker.run(stop_event)                 # a background thread of the writer process
     page = delivery_log(store, Scope.city(), department="chengguan")
@@ -126,30 +126,26 @@ def redeliver(store: Store, delivery_id: int) -> bool:
 # ---------------------------------------------------------------------------- the outbox
 
 
-def queue_rows(store: Store, event: dict) -> list[list]:
-    """Delivery rows for `event` (one per concerned department with an enabled webhook), to be
-    inserted by the caller inside the command's transaction (`insert_rows`)."""
+def enqueue(cur, event: dict) -> None:
+    """Queue `event` for every concerned department with an enabled webhook, with the cursor of the
+    command's transaction: the configuration read and the deliveries written are one snapshot, and
+    the deliveries commit (or not) with the command. Due at once by the wall clock (a command's
+    injected clock, as in tests of escalation, must not postpone real deliveries)."""
     departments = event.get("departments") or []
     if not departments:
-        return []
-    enabled = [r["department"] for r in gateway.query_rows(store, "webhooks_enabled", Scope.city(),
-                                                            departments=list(departments))]
+        return
+    sql, _ = gateway.load_sql("webhooks_enabled")
+    enabled = [row[0] for row in cur.execute(sql, {"departments": list(departments)}).fetchall()]
+    now = utcnow()
     rows = []
     for department in enabled:
         body = json.dumps({**event, "department": department}, ensure_ascii=False, separators=(",", ":"))
-        rows.append([event["event_id"], event["type"], event["order_id"], department, body])
-    return rows
-
-
-def insert_rows(cur, rows: list[list]) -> None:
-    """Insert `queue_rows` output; due at once by the wall clock (a command's injected clock, as in
-    tests of escalation, must not postpone real deliveries)."""
+        rows.append([event["event_id"], event["type"], event["order_id"], department, body, now, now])
     if rows:
-        now = utcnow()
         cur.executemany(
             "insert into dispatch_webhook_deliveries (event_id, event_type, order_id, department, payload, state, "
             "attempts, next_attempt_at, created_at) values (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-            [[*row, now, now] for row in rows],
+            rows,
         )
 
 
