@@ -1,4 +1,4 @@
--- Case indicators (CONTRACT §6) per unit of one level from the incremental rollups (migration 015:
+-- Case indicators (CONTRACT §6) per unit of one level from the incremental rollups (migrations 015, 017:
 -- per-day tables, corrected by the facts that changed after as-of and completed by the partial days
 -- at the ends). indicators/compute.py picks this file or ind_cases.sql (the narrow case facts,
 -- migration 012) by `_rollup_serves`; both end in the same unit list and ratios, and tests/sql prove

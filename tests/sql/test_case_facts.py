@@ -138,7 +138,8 @@ def test_facts_equal_a_full_recompute_after_random_batches(store, seed):
     windows = [(T0, T0 + dt.timedelta(days=30)), (T0 + dt.timedelta(days=10), T0 + dt.timedelta(days=17, hours=5)),
                (T0 - dt.timedelta(days=400), T0 + dt.timedelta(days=60)),
                (T0 + dt.timedelta(days=3, hours=7, minutes=13), T0 + dt.timedelta(days=3, hours=19)),  # inside one day
-               (T0 + dt.timedelta(days=2, hours=23), T0 + dt.timedelta(days=4, hours=1))]  # two partial days
+               (T0 + dt.timedelta(days=2, hours=23), T0 + dt.timedelta(days=4, hours=1)),  # two partial days
+               (T0 + dt.timedelta(days=5, hours=6), T0 + dt.timedelta(days=12))]  # as-of at midnight
     for step in range(12):
         store.apply("cases", "cases", _batch(rng, known, rng.randrange(1, 120)))
         facts, full = _facts(store)
