@@ -28,6 +28,7 @@ STATES = ("new", "acknowledged", "dispatched", "closed")
 ACT_ROLES = frozenset({"commander", "district_leader", "admin"})  # may acknowledge / dispatch / close
 THRESHOLD_INDICATORS = ("closure_rate", "on_time_closure_rate", "pm25_mean", "device_online_rate", "wait_mean_minutes")
 SILENT_MINUTES = 15
+MAX_EVIDENCE_CASES = 200  # case ids kept in a spike's evidence (what a dispatch from it links)
 
 
 @dataclass
@@ -64,7 +65,8 @@ def _spikes(store: Store, pack: CityPack, now: dt.datetime) -> list[Candidate]:
                 level=level.id, unit_id=row["unit_id"], unit_path=list(row["path"]), subject="cases_reported",
                 title_zh=f"{row['name_zh']}近1小时案件激增：{x}件（往周同期中位数{statistics.median(history):g}）",
                 title_en=f"{row['name_en']}: {x} cases in the last hour (same hour past weeks: median {statistics.median(history):g})",
-                evidence={"last_hour": x, "same_hour_past_4_weeks": history, "robust_score": round(score, 2)},
+                evidence={"last_hour": x, "same_hour_past_4_weeks": history, "robust_score": round(score, 2),
+                          "case_ids": list(row["last_hour_case_ids"])[:MAX_EVIDENCE_CASES]},
             ))
     return out
 

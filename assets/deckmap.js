@@ -137,6 +137,8 @@
       focusUnit: focusUnit,
       navigateToUnit: function (click) {
         if (!click || !click.unit_id) { return window.dash_clientside.no_update; }
+        // the overview's area mode picks the unit for a dispatch instead (assets/overview.js)
+        if (window.citybrainAreaPick && window.citybrainAreaPick(click)) { return window.dash_clientside.no_update; }
         const lang = new URLSearchParams(window.location.search).get('lang');
         const q = lang ? ('?lang=' + encodeURIComponent(lang)) : '';
         return '/unit/' + encodeURIComponent(click.level) + '/' + encodeURIComponent(click.unit_id) + q;

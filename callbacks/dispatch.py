@@ -13,13 +13,15 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 import i18n
 from api.auth import principal
 from callbacks.context import current_scope, lang_from, runtime, signed_in_as
+from dispatch.origins import draft_for, launch, parse_origin
 from dispatch.queue import VIEWS, NoteRequired, act, work_list
-from dispatch.service import DispatchError, actor_for, create_order
+from dispatch.service import DispatchError, actor_for
 from dispatch.states import CREATE_ROLES, ORDER_STATES, SLA
 from dispatch.suggest import HISTORY_DAYS, deadline_for, suggest
 from layouts.components.page import PageIds
 from layouts.dispatch import (
     ACTION, NOTE, DispatchIds, build_launch_form, build_queue, deadline_text, default_title, department_name,
+    origin_line,
 )
 from layouts.shell import ShellIds
 
@@ -36,6 +38,12 @@ def current_actor():
 
 def _may_launch() -> bool:
     return signed_in_as(CREATE_ROLES)
+
+
+def refusal_text(exc: DispatchError, lang: str) -> str:
+    """The service's refusal in the page's language (its catalog key), else its English reason."""
+    key = f"refusal.{exc.key}"
+    return i18n.t(key, lang, **exc.params) if key in i18n.MESSAGES else exc.reason
 
 
 # ---------------------------------------------------------------------------- launch
@@ -99,6 +107,36 @@ def open_launch_form(n_clicks, case_ids, search):
 
 
 @callback(
+    Output(DispatchIds.CASES, "data", allow_duplicate=True),
+    Output(DispatchIds.PANEL, "children", allow_duplicate=True),
+    Output(DispatchIds.COMMAND, "data", allow_duplicate=True),
+    Output(DispatchIds.RESULT, "children", allow_duplicate=True),
+    Input(DispatchIds.ORIGIN, "data"),
+    State(ShellIds.URL, "search"),
+    prevent_initial_call=True,
+)
+def open_origin_form(origin_data, search):
+    """An alert's dispatch button or an area picked on the map: the form for the cases found there
+    (read here through the caller's scope; the page only says which alert or area)."""
+    lang = lang_from(search)
+    origin = parse_origin(origin_data)
+    if origin is None or not _may_launch():
+        return no_update, no_update, no_update, no_update
+    rt = runtime()
+    try:
+        draft = draft_for(rt.store, rt.pack, current_scope(), origin)
+    except DispatchError as exc:
+        return [], [], None, html.P(refusal_text(exc, lang), className="message error")
+    line = origin_line(draft.found, rt.pack, lang)
+    if draft.suggestion is None:
+        return [], [], None, html.P(line, className="message warn", id="dispatch-origin-empty")
+    s = draft.suggestion
+    deadline = deadline_text(s.due_at, SLA[s.priority][0].total_seconds(), rt.pack.timezone, lang, s.working_calendar)
+    form = build_launch_form(rt.pack, s, lang, default_title(rt.pack, s, lang), deadline, HISTORY_DAYS, origin=line)
+    return draft.found.case_ids, form, uuid.uuid4().hex, ""
+
+
+@callback(
     Output(DispatchIds.DEADLINE, "children"),
     Input(DispatchIds.PRIORITY, "value"),
     State(DispatchIds.CASES, "data"),
@@ -127,10 +165,11 @@ def preview_deadline(priority, case_ids, search):
     State(DispatchIds.INSTRUCTIONS, "value"),
     State(DispatchIds.CASES, "data"),
     State(DispatchIds.COMMAND, "data"),
+    State(DispatchIds.ORIGIN, "data"),
     State(ShellIds.URL, "search"),
     prevent_initial_call=True,
 )
-def submit_order(n_clicks, title, lead, assists, priority, instructions, case_ids, command_id, search):
+def submit_order(n_clicks, title, lead, assists, priority, instructions, case_ids, command_id, origin, search):
     lang = lang_from(search)
     if not n_clicks:
         return no_update, no_update
@@ -143,9 +182,9 @@ def submit_order(n_clicks, title, lead, assists, priority, instructions, case_id
             "assist_departments": [a for a in (assists or []) if a != lead], "priority": priority,
             "instructions": instructions or "", "command_id": command_id or uuid.uuid4().hex}
     try:
-        _, order = create_order(rt.store, rt.pack, current_actor(), body, origin="console")
+        _, order = launch(rt.store, rt.pack, current_actor(), body, parse_origin(origin))
     except DispatchError as exc:
-        return html.P(i18n.t("dispatch.refused", lang, reason=exc.reason), className="message error"), no_update
+        return html.P(i18n.t("dispatch.refused", lang, reason=refusal_text(exc, lang)), className="message error"), no_update
     sep = "、" if lang == "zh" else ", "
     assisting = sep.join(department_name(rt.pack, d, lang) for d in order["assist_departments"]) or i18n.t("dispatch.none", lang)
     done = html.Div(className="message ok", id="dispatch-created", **{"data-order": order["id"]}, children=[

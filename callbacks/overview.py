@@ -11,6 +11,8 @@ from dash import Input, Output, State, callback, clientside_callback, html, no_u
 import i18n
 from alerts.engine import ACT_ROLES, AlertError, acknowledge, alert_panel
 from callbacks.context import current_scope, lang_from, runtime, signed_in_as
+from dispatch.origins import DISPATCH_RULES
+from dispatch.states import CREATE_ROLES
 from indicators.catalog import get
 from indicators.layers import dispatch_board, map_layers
 from indicators.overview import MAP_INDICATORS, TREND_DAYS, kpi_board
@@ -38,6 +40,9 @@ clientside_callback(
     Output(OverviewIds.CASES_LABEL, "children"),
     Output(OverviewIds.CASES_LAYER, "options"),
     Output(OverviewIds.LAYERS, "options"),
+    Output(OverviewIds.AREA_MODE, "children"),
+    Output(OverviewIds.AREA_MODE, "hidden"),
+    Output(OverviewIds.AREA_MODE, "title"),
     Input(ShellIds.URL, "search"),
     State(PageIds.CONTEXT, "data"),
 )
@@ -47,7 +52,8 @@ def render_overview_controls(search, context):
                   for i in MAP_INDICATORS]
     cases = [{"label": i18n.t(f"layer.{v}", lang), "value": v} for v in CASES_MODES]
     layers = [{"label": i18n.t(f"layer.{v}", lang), "value": v} for v in POINT_LAYERS]
-    return (i18n.t("overview.indicator", lang), indicators, i18n.t("overview.cases_layer", lang), cases, layers)
+    return (i18n.t("overview.indicator", lang), indicators, i18n.t("overview.cases_layer", lang), cases, layers,
+            i18n.t("overview.area_mode", lang), not signed_in_as(CREATE_ROLES), i18n.t("overview.area_hint", lang))
 
 
 @callback(
@@ -115,7 +121,8 @@ def render_alerts(_version, _acked, search, context):
     lang = lang_from(search, (context or {}).get("lang"))
     panel = alert_panel(rt.store, rt.pack, current_scope())
     return (i18n.t("overview.alerts.count", lang, n=i18n.number(panel["total"], lang)),
-            build_alert_list(panel["alerts"], lang, rt.pack.timezone, signed_in_as(ACT_ROLES)))
+            build_alert_list(panel["alerts"], lang, rt.pack.timezone, signed_in_as(ACT_ROLES),
+                             signed_in_as(CREATE_ROLES)))
 
 
 @callback(
@@ -220,6 +227,8 @@ def build_layer_legend(wanted: list[str], lang: str) -> list:
 def _evidence_text(evidence: dict, lang: str) -> str:
     parts = []
     for key, value in evidence.items():
+        if key == "case_ids":  # the cases themselves: a dispatch from the alert links them
+            value = i18n.t("alert.evidence_cases", lang, n=len(value or []))
         if isinstance(value, float):
             value = f"{value:.3g}"
         elif isinstance(value, (list, dict)):
@@ -228,7 +237,9 @@ def _evidence_text(evidence: dict, lang: str) -> str:
     return " · ".join(parts)
 
 
-def build_alert_list(alerts: list[dict], lang: str, timezone: str, may_act: bool) -> list:
+def build_alert_list(alerts: list[dict], lang: str, timezone: str, may_act: bool, may_launch: bool = False) -> list:
+    """The open alerts; `may_act`: an acknowledge button on new ones; `may_launch`: a joint dispatch
+    button on the case alerts of a place (spike, threshold) not dispatched yet."""
     if not alerts:
         return [html.Li(i18n.t("overview.alerts.none", lang), className="alert-item sev-none", **{"data-kind": "none"})]
     items = []
@@ -247,9 +258,15 @@ def build_alert_list(alerts: list[dict], lang: str, timezone: str, may_act: bool
             html.Div(i18n.t("alert.since", lang, time=i18n.local_time(a["first_seen"], timezone, lang, fmt="MM-dd HH:mm")),
                      className="alert-since"),
         ]
+        buttons = []
         if may_act and a["state"] == "new":
-            body.append(html.Button(i18n.t("alert.ack", lang), className="ack-button", n_clicks=0,
-                                    **{"data-alert": str(a["alert_id"])}))
+            buttons.append(html.Button(i18n.t("alert.ack", lang), className="ack-button", n_clicks=0,
+                                       **{"data-alert": str(a["alert_id"])}))
+        if may_launch and a["unit_id"] and a["rule"] in DISPATCH_RULES and a["state"] in ("new", "acknowledged"):
+            buttons.append(html.Button(i18n.t("alert.dispatch", lang), className="ack-button alert-dispatch", n_clicks=0,
+                                       **{"data-alert": str(a["alert_id"])}))
+        if buttons:
+            body.append(html.Div(buttons, className="alert-actions"))
         items.append(html.Li(body, className=f"alert-item sev-{a['severity']}",
                              **{"data-alert": str(a["alert_id"]), "data-rule": a["rule"], "data-state": a["state"]}))
     return items

@@ -50,12 +50,16 @@ SYSTEM = Actor("system", "system")
 
 
 class DispatchError(Exception):
-    """A command that cannot be carried out: `status` is the HTTP status to answer with."""
+    """A command that cannot be carried out: `status` is the HTTP status to answer with; `reason`
+    the English text; `key` and `params` name the message for the console's catalog
+    (i18n "refusal.<key>"; "" = show `reason` as it is)."""
 
-    def __init__(self, status: int, reason: str):
+    def __init__(self, status: int, reason: str, key: str = "", **params):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.key = key
+        self.params = params
 
 
 def actor_for(pack, name: str, role: str, scopes) -> Actor:
@@ -91,6 +95,8 @@ def order_dict(order: Order) -> dict:
         "verified_at": iso(order.verified_at),
         "closed_at": iso(order.closed_at),
         "cancelled_at": iso(order.cancelled_at),
+        "alert_id": order.alert_id,
+        "area": order.area or None,
         "tasks": [
             {
                 "department": t.department, "role": t.task_role, "state": t.state, "due_at": iso(t.due_at),
@@ -126,6 +132,7 @@ def order_from_row(row: dict, tasks, case_ids, case_units) -> Order:
         created_by=row["created_by"], created_role=row["created_role"], created_at=row["created_at"],
         updated_at=row["updated_at"], due_at=row["due_at"], verified_at=row["verified_at"],
         closed_at=row["closed_at"], cancelled_at=row["cancelled_at"],
+        alert_id=row.get("alert_id"), area=row.get("area") or "",
         tasks=tuple(task_from_row(t) for t in tasks or ()),
         case_ids=tuple(case_ids or ()), case_units=tuple(tuple(u or ()) for u in case_units or ()),
     )
@@ -134,7 +141,7 @@ def order_from_row(row: dict, tasks, case_ids, case_units) -> Order:
 def get_order(store: Store, scope: Scope, order_id: str, *, events: bool = True) -> dict:
     order = load_order(store, scope, order_id)
     if order is None:
-        raise DispatchError(404, f"no dispatch order {order_id!r} in your scope")
+        raise DispatchError(404, f"no dispatch order {order_id!r} in your scope", "no_order", id=order_id)
     result = order_dict(order)
     if events:
         result["events"] = [
@@ -172,11 +179,13 @@ def _write(store: Store, before: Order | None, after: Order, events: list[Event]
     with store.write_transaction() as cur:
         if before is None:
             cur.execute(
-                "insert into dispatch_orders values ($id, $v, $state, $title, $priority, $lead, $instructions, "
-                "$by, $role, $at, $at, $due, null, null, null)",
+                "insert into dispatch_orders (order_id, version, state, title, priority, lead_department, instructions, "
+                "created_by, created_role, created_at, updated_at, due_at, alert_id, area) "
+                "values ($id, $v, $state, $title, $priority, $lead, $instructions, $by, $role, $at, $at, $due, $alert, $area)",
                 {"id": after.order_id, "v": after.version, "state": after.state, "title": after.title,
                  "priority": after.priority, "lead": after.lead_department, "instructions": after.instructions,
-                 "by": after.created_by, "role": after.created_role, "at": after.created_at, "due": after.due_at},
+                 "by": after.created_by, "role": after.created_role, "at": after.created_at, "due": after.due_at,
+                 "alert": after.alert_id, "area": after.area or None},
             )
             cur.executemany("insert into dispatch_order_cases values (?, ?, ?)",
                             [[after.order_id, c, list(u)] for c, u in zip(after.case_ids, after.case_units)])
@@ -190,7 +199,8 @@ def _write(store: Store, before: Order | None, after: Order, events: list[Event]
                  "id": after.order_id, "old": before.version},
             ).fetchall()
             if not updated:
-                raise DispatchError(409, f"order {after.order_id} changed meanwhile (version {before.version} is stale)")
+                raise DispatchError(409, f"order {after.order_id} changed meanwhile (version {before.version} is stale)",
+                                    "stale")
             cur.execute("delete from dispatch_tasks where order_id = ?", [after.order_id])
         cur.executemany("insert into dispatch_tasks values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [_task_row(after.order_id, t) for t in after.tasks])
@@ -212,8 +222,33 @@ def _write(store: Store, before: Order | None, after: Order, events: list[Event]
                 {"cid": command_id, "id": after.order_id, "action": action, "actor": actor.name, "status": status,
                  "result": json.dumps(result, ensure_ascii=False), "at": now},
             )
+        _follow_alert(cur, after, events, actor, now)
         webhooks.enqueue(cur, event)
     notify.emit(store, event)
+
+
+# The alert an order was launched from follows the order (in the order's transaction): dispatched on
+# creation, closed on verification, acknowledged again when the order is cancelled.
+ALERT_FOLLOWS = {"create": "dispatched", "verify": "closed", "cancel": "acknowledged"}
+
+
+def _follow_alert(cur, order: Order, events: list[Event], actor: Actor, now: dt.datetime) -> None:
+    state = next((ALERT_FOLLOWS[e.action] for e in events if e.action in ALERT_FOLLOWS), None)
+    if order.alert_id is None or state is None:
+        return
+    changed = cur.execute(
+        "update alerts set state = $state, closed_at = case when $state = 'closed' then $now end, "
+        "closed_by = case when $state = 'closed' then $by end "
+        "where alert_id = $id and state <> 'closed' returning alert_id",
+        {"state": state, "now": now, "by": f"dispatch:{order.order_id}", "id": order.alert_id},
+    ).fetchall()
+    if changed:
+        cur.execute(
+            "insert into audit (at_utc, actor, role, action, target, detail, origin) "
+            "values ($at, $actor, $role, $action, $target, $detail, 'dispatch')",
+            {"at": now, "actor": actor.name, "role": actor.role, "action": f"alert_{state}",
+             "target": str(order.alert_id), "detail": order.order_id},
+        )
 
 
 def _previous(store: Store, command_id: str, actor: Actor) -> tuple[int, dict] | None:
@@ -306,7 +341,7 @@ def _time(pack, value, key: str) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise DispatchError(400, f"{key} is not an ISO 8601 date-time: {value!r}") from None
+        raise DispatchError(400, f"{key} is not an ISO 8601 date-time: {value!r}", "bad_time") from None
     if parsed.tzinfo is None:
         import zoneinfo
 
@@ -362,7 +397,8 @@ def create_order(store: Store, pack, actor: Actor, body: dict, *, origin: str = 
     if not isinstance(body, dict):
         raise DispatchError(400, "expected a JSON object")
     if actor.role not in CREATE_ROLES:
-        raise DispatchError(403, f"role {actor.role!r} may not create dispatch orders (allowed: {', '.join(sorted(CREATE_ROLES))})")
+        raise DispatchError(403, f"role {actor.role!r} may not create dispatch orders (allowed: {', '.join(sorted(CREATE_ROLES))})",
+                            "create_role", role=actor.role)
     now = now or utcnow()
     command_id = _text(body, "command_id", 200)
     title = _text(body, "title", MAX_TITLE, required=True)
@@ -382,17 +418,28 @@ def create_order(store: Store, pack, actor: Actor, body: dict, *, origin: str = 
         raise DispatchError(400, "lead_department must be a department id")
     due_at = _time(pack, body.get("due_at"), "due_at")
     if due_at is not None and due_at <= now:
-        raise DispatchError(400, "due_at must be in the future")
+        raise DispatchError(400, "due_at must be in the future", "due_in_past")
+    alert_id = body.get("alert_id")
+    if alert_id is not None and (isinstance(alert_id, bool) or not isinstance(alert_id, int)):
+        raise DispatchError(400, "alert_id must be an integer")
+    area = _text(body, "area", 200)
 
     def write() -> tuple[int, dict]:
+        if alert_id is not None and not gateway.query_rows(store, "dispatch_alert", actor_scope(actor), alert_id=alert_id):
+            raise DispatchError(404, f"no open alert {alert_id} in your scope", key="alert_not_visible", id=alert_id)
         cases = gateway.query_rows(store, "dispatch_case_categories", actor_scope(actor), ids=case_ids)
         unknown = sorted(set(case_ids) - {c["case_id"] for c in cases})
         if unknown:
-            raise DispatchError(400, f"unknown case id(s) or outside your scope: {', '.join(unknown[:10])}")
+            raise DispatchError(400, f"unknown case id(s) or outside your scope: {', '.join(unknown[:10])}",
+                                key="cases_outside", ids=", ".join(unknown[:10]))
+        closed = [c["case_id"] for c in cases if c["status"] == "closed"]
+        if closed:  # a closed case is reopened as a new case, not dispatched again
+            raise DispatchError(400, f"closed case(s) cannot be dispatched: {', '.join(closed[:10])}",
+                                key="cases_closed", ids=", ".join(closed[:10]))
         # suggestions from the categories (the most frequent lead; their assisting departments)
         lead_department = lead or category_lead(cases)
         if not lead_department:
-            raise DispatchError(400, "lead_department is required (the cases' categories suggest none)")
+            raise DispatchError(400, "lead_department is required (the cases' categories suggest none)", "need_lead")
         assists = assist if assist is not None else [a for c in cases for a in (c["assist_departments"] or [])]
         assists = [a for a in dict.fromkeys(assists) if a != lead_department]
         known = _departments(pack)
@@ -410,9 +457,10 @@ def create_order(store: Store, pack, actor: Actor, body: dict, *, origin: str = 
             priority=priority, lead_department=lead_department, instructions=instructions, created_by=actor.name,
             created_role=actor.role, created_at=now, updated_at=now, due_at=due, tasks=tasks,
             case_ids=tuple(c["case_id"] for c in cases), case_units=tuple(tuple(c["unit_ids"] or ()) for c in cases),
+            alert_id=alert_id, area=area,
         )
         if not in_scope(order, actor):
-            raise DispatchError(403, "every case of an order must lie in your units")
+            raise DispatchError(403, "every case of an order must lie in your units", "leader_scope")
         events = [Event("create", t.department, "", "issued", "", "issued", instructions) for t in tasks]
         result = order_dict(order)
         _write(store, None, order, events, actor, "create", origin, now, command_id=command_id, status=201,
@@ -453,14 +501,15 @@ def apply_action(store: Store, pack, actor: Actor, order_id: str, body: dict, *,
     def write() -> tuple[int, dict]:
         before = load_order(store, actor_scope(actor), order_id)
         if before is None:
-            raise DispatchError(404, f"no dispatch order {order_id!r} in your scope")
+            raise DispatchError(404, f"no dispatch order {order_id!r} in your scope", "no_order", id=order_id)
         if expected is not None and expected != before.version:
-            raise DispatchError(409, f"expected_version {expected} is stale: the order is at version {before.version}")
+            raise DispatchError(409, f"expected_version {expected} is stale: the order is at version {before.version}",
+                                "stale")
         command = Command(action, now, department, note, to_department, due_at, hours)
         try:
             after, events = transition(before, command, actor)
         except RefusedError as exc:
-            raise DispatchError(400 if exc.code == "bad_request" else 403, exc.reason) from None
+            raise DispatchError(400 if exc.code == "bad_request" else 403, exc.reason, exc.key, **exc.params) from None
         result = order_dict(after)
         _write(store, before, after, events, actor, action, origin, now, note, command_id, 200, result)
         _follow_cases(store, after, events, now)

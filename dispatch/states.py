@@ -76,12 +76,16 @@ ESCALATION_LEVELS = {0: "none", 1: "department_head", 2: "commander"}
 
 
 class RefusedError(Exception):
-    """An action the actor may not take now. `code`: role | scope | task | state | bad_request."""
+    """An action the actor may not take now. `code`: role | scope | task | state | bad_request;
+    `reason`: English text; `key` and `params`: the message for the console's catalog
+    (i18n "refusal.<key>": actions, states and departments in params are ids the console names)."""
 
-    def __init__(self, code: str, reason: str):
+    def __init__(self, code: str, reason: str, key: str = "", **params):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.key = key
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,8 @@ class Order:
     verified_at: dt.datetime | None = None
     closed_at: dt.datetime | None = None
     cancelled_at: dt.datetime | None = None
+    alert_id: int | None = None  # the alert it was launched from
+    area: str = ""  # the map area it was launched from ("district:110105", "box:...")
 
     def active_task(self, department: str) -> Task | None:
         return next((t for t in self.tasks if t.department == department and t.active), None)
@@ -194,9 +200,10 @@ def _new_due(task: Task, command: Command) -> dt.datetime:
     elif command.hours is not None:
         due = task.due_at + dt.timedelta(hours=command.hours)
     else:
-        raise RefusedError("bad_request", "extend needs due_at or hours")
+        raise RefusedError("bad_request", "extend needs due_at or hours", "extend_needs_due")
     if due <= task.due_at:
-        raise RefusedError("bad_request", f"the new deadline must be later than the current one ({task.due_at:%Y-%m-%d %H:%M} UTC)")
+        raise RefusedError("bad_request", f"the new deadline must be later than the current one ({task.due_at:%Y-%m-%d %H:%M} UTC)",
+                           "deadline_not_later", due=task.due_at)
     return due
 
 
@@ -208,12 +215,14 @@ def transition(order: Order, command: Command, actor: Actor) -> tuple[Order, lis
     """
     action = command.action
     if action not in ACTIONS:
-        raise RefusedError("bad_request", f"unknown action {action!r}; actions are {', '.join(ACTIONS)}")
+        raise RefusedError("bad_request", f"unknown action {action!r}; actions are {', '.join(ACTIONS)}", "unknown_action",
+                           action=str(action))
     if action not in ROLE_ACTIONS.get(actor.role, frozenset()):
         allowed = sorted(r for r, acts in ROLE_ACTIONS.items() if action in acts)
-        raise RefusedError("role", f"role {actor.role!r} may not {action} (allowed: {', '.join(allowed)})")
+        raise RefusedError("role", f"role {actor.role!r} may not {action} (allowed: {', '.join(allowed)})", "role",
+                           role=actor.role, action=action)
     if actor.role == "district_leader" and not in_scope(order, actor):
-        raise RefusedError("scope", "the order has cases outside the district leader's units")
+        raise RefusedError("scope", "the order has cases outside the district leader's units", "leader_scope")
     now = command.at
     if action in ORDER_ACTIONS:
         return _order_action(order, command, actor, now)
@@ -222,19 +231,23 @@ def transition(order: Order, command: Command, actor: Actor) -> tuple[Order, lis
     if actor.role == "department":
         department = command.department or actor.department
         if department != actor.department:
-            raise RefusedError("scope", f"department {actor.department!r} may act only on its own task, not {department!r}")
+            raise RefusedError("scope", f"department {actor.department!r} may act only on its own task, not {department!r}",
+                               "own_task", department=department)
     else:
         department = command.department or order.lead_department
     task = order.active_task(department)
     if task is None:
-        raise RefusedError("task", f"the order has no active task for department {department!r}")
+        raise RefusedError("task", f"the order has no active task for department {department!r}", "no_task",
+                           department=department)
     if order.state in ORDER_TERMINAL:
-        raise RefusedError("state", f"cannot {action}: the order is {order.state}")
+        raise RefusedError("state", f"cannot {action}: the order is {order.state}", "order_state", action=action,
+                           state=order.state)
     new_state = TASK_TRANSITIONS.get((action, task.state))
     if new_state is None:
-        raise RefusedError("state", f"cannot {action} a task in state {task.state}")
+        raise RefusedError("state", f"cannot {action} a task in state {task.state}", "task_state", action=action,
+                           state=task.state)
     if action == "approve_extension" and task.requested_due_at is None:
-        raise RefusedError("state", "no extension request is pending for this task")
+        raise RefusedError("state", "no extension request is pending for this task", "no_extension")
 
     changes: dict = {"state": new_state}
     detail: dict = {}
@@ -260,9 +273,10 @@ def transition(order: Order, command: Command, actor: Actor) -> tuple[Order, lis
     elif action == "reassign":
         target = command.to_department
         if not target:
-            raise RefusedError("bad_request", "reassign needs to_department")
+            raise RefusedError("bad_request", "reassign needs to_department", "reassign_needs_target")
         if target == task.department or order.active_task(target) is not None:
-            raise RefusedError("bad_request", f"department {target!r} already has an active task on this order")
+            raise RefusedError("bad_request", f"department {target!r} already has an active task on this order",
+                               "already_tasked", department=target)
         ack_within = SLA[order.priority][0]
         tasks_extra = (Task(max(t.task_no for t in order.tasks) + 1, target, task.task_role, "issued",
                             task.due_at, now + ack_within),)
@@ -285,13 +299,15 @@ def _order_action(order: Order, command: Command, actor: Actor, now: dt.datetime
     action = command.action
     new_state = ORDER_TRANSITIONS.get((action, order.state))
     if new_state is None:
-        raise RefusedError("state", f"cannot {action} an order in state {order.state}")
+        raise RefusedError("state", f"cannot {action} an order in state {order.state}", "order_state", action=action,
+                           state=order.state)
     tasks = order.tasks
     changes: dict = {}
     if action == "verify":
         open_tasks = [t.department for t in order.tasks if t.active and t.state != "resolved"]
         if open_tasks:
-            raise RefusedError("state", f"cannot verify: task(s) of {', '.join(open_tasks)} not resolved yet")
+            raise RefusedError("state", f"cannot verify: task(s) of {', '.join(open_tasks)} not resolved yet", "verify_waits",
+                               departments=open_tasks)
         changes["verified_at"] = now
     elif action == "close":
         changes["closed_at"] = now

@@ -14,6 +14,7 @@ import i18n
 
 class DispatchIds(StrEnum):
     CASES = "dispatch-cases"  # Store: the case ids the form is about
+    ORIGIN = "dispatch-origin"  # Store: an alert or map area the form was opened from (set by assets/overview.js)
     OPEN = "dispatch-open"  # the launch button
     PANEL = "dispatch-panel"  # holds the form once opened
     COMMAND = "dispatch-command"  # Store: the command id of the open form (a double submit is one order)
@@ -44,6 +45,7 @@ def launch_bar(case_ids: list[str] | None = None) -> html.Div:
     """The launch button, its (initially empty) form panel and the result line."""
     return html.Div(className="dispatch-launch", children=[
         dcc.Store(id=DispatchIds.CASES, data=list(case_ids or [])),
+        dcc.Store(id=DispatchIds.ORIGIN),
         dcc.Store(id=DispatchIds.COMMAND),
         html.Button(id=DispatchIds.OPEN, className="button primary dispatch-open", n_clicks=0, hidden=True),
         html.Div(id=DispatchIds.PANEL, className="dispatch-panel"),
@@ -102,8 +104,28 @@ def build_basis(pack, suggestion, lang: str, history_days: int) -> html.Div:
     ])
 
 
-def build_launch_form(pack, suggestion, lang: str, title: str, deadline: list, history_days: int) -> list:
-    """The form, pre-filled with the suggestion (the commander may change every field)."""
+def origin_line(found, pack, lang: str) -> str:
+    """Where the form comes from (an alert, a district, a box on the map) and what it found there."""
+    n = len(found.case_ids)
+    kind = found.origin.kind
+    if kind == "alert":
+        alert = found.alert
+        text = i18n.t("dispatch.origin.alert", lang, id=alert["alert_id"],
+                      title=alert["title_zh"] if lang == "zh" else alert["title_en"])
+        if found.from_evidence:
+            return text + i18n.t("dispatch.origin.alert_evidence", lang, n=n)
+        return text + i18n.t("dispatch.origin.alert_unit", lang, n=n)
+    if kind == "unit":
+        unit = pack.units_by_id.get((found.origin.level, found.origin.unit_id))
+        name = (unit["name_zh"] if lang == "zh" else unit["name_en"]) if unit else found.origin.unit_id
+        return i18n.t("dispatch.origin.unit", lang, unit=name, n=n)
+    return i18n.t("dispatch.origin.box", lang, n=n)
+
+
+def build_launch_form(pack, suggestion, lang: str, title: str, deadline: list, history_days: int,
+                      origin: str = "") -> list:
+    """The form, pre-filled with the suggestion (the commander may change every field); `origin`:
+    a line saying where it was launched from (an alert, a map area)."""
     case_ids = [c["case_id"] for c in suggestion.cases]
     shown = ", ".join(case_ids[:8]) + (f" … (+{len(case_ids) - 8})" if len(case_ids) > 8 else "")
 
@@ -114,6 +136,7 @@ def build_launch_form(pack, suggestion, lang: str, title: str, deadline: list, h
     options = department_options(pack, lang)
     form = html.Div(className="dispatch-form", id="dispatch-form", children=[
         html.H2(i18n.t("dispatch.form.title", lang)),
+        *([html.Div(origin, className="dispatch-origin-line", id="dispatch-origin-line")] if origin else []),
         html.Div(className="form-grid", children=[
             field("dispatch.field.title", dcc.Input(id=DispatchIds.TITLE, value=title, type="text", maxLength=200,
                                                     className="text-input"), wide=True),

@@ -8,6 +8,7 @@ from dash import dcc, html
 from layouts.components.deckmap import MapIds, deck_map
 from layouts.components.overview import CASES_MODES, POINT_LAYERS, OverviewIds
 from layouts.components.page import PageIds, page_context
+from layouts.dispatch import launch_bar
 
 dash.register_page(__name__, path="/", title="CityBrain")
 
@@ -40,7 +41,12 @@ def layout(lang: str | None = None, indicator: str | None = None, **_):
                                        options=[{"label": v, "value": v} for v in CASES_MODES]),
                         dcc.Checklist(id=OverviewIds.LAYERS, value=[], inline=True, className="layer-toggles",
                                       options=[{"label": v, "value": v} for v in POINT_LAYERS]),
+                        html.Button(id=OverviewIds.AREA_MODE, className="area-mode", n_clicks=0, hidden=True,
+                                    **{"aria-pressed": "false"}),
+                        html.Span(id=OverviewIds.AREA_HINT, className="area-hint"),
                     ]),
+                    # the launch form of a dispatch from an alert or a map area, over the map
+                    html.Section(className="overview-launch", children=[launch_bar()]),
                     deck_map(),
                     html.Div(id=OverviewIds.LAYER_LEGEND, className="layer-legend"),
                 ],

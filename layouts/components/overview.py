@@ -18,6 +18,8 @@ class OverviewIds(StrEnum):
     ACK_RESULT = "overview-ack-result"
     DISPATCH_TITLE = "overview-dispatch-title"
     DISPATCH = "overview-dispatch"
+    AREA_MODE = "overview-area-mode"  # toggles picking a map area to dispatch (assets/overview.js)
+    AREA_HINT = "overview-area-hint"
 
 
 # The map's layer toggles (indicators.layers.map_layers draws them): case density one way or none,

@@ -46,7 +46,8 @@ def secured(tmp_path_factory):
     ingest_frame(runtime.store, runtime.pack, "cases", rejected)
     for district in (INSIDE, OUTSIDE):
         CASE_IDS[district] = runtime.store.cursor().execute(
-            "select case_id from cases where unit_ids[1] = ? order by case_id limit 1", [district]).fetchall()[0][0]
+            "select case_id from cases where unit_ids[1] = ? and status <> 'closed' order by case_id limit 1",
+            [district]).fetchall()[0][0]
     app = create_app(runtime)
     yield app, runtime
     runtime.close()
@@ -181,6 +182,7 @@ SAMPLES = {
     ("overview-layers", "value"): ["sensors", "halls", "dispatch"],
     # joint dispatch (callbacks/dispatch.py); dispatch-cases and dispatch-command are made per call below
     ("dispatch-open", "n_clicks"): 1,
+    ("dispatch-origin", "data"): None,  # an alert or a map area: hand-crafted in test_dispatch_from_an_alert_or_area...
     ("dispatch-priority", "value"): 2,
     ("dispatch-submit", "n_clicks"): 1,
     ("dispatch-title", "value"): "matrix order",
@@ -227,6 +229,7 @@ CALLBACK_RULES = {
     "dispatch-open": "launch button: shown to commander/district leader only (a label, no data)",
     "dispatch-panel": "scoped: suggestion for cases in the caller's scope; refused for roles that may not launch",
     "dispatch-deadline": "scoped: deadline for cases in the caller's scope",
+    "dispatch-cases": "scoped: the cases of an alert or map area, read by dispatch.origins; launchers only",
     "dispatch-result": "create_order with the session's actor: role and scope checked by dispatch.service",
     "queue-title": "scoped: orders of the caller's scope (department: its tasks; leader: its units)",
     "queue-message": "apply_action with the session's actor: role, scope and version checked by dispatch.service",
@@ -529,3 +532,94 @@ def test_acknowledging_an_alert_is_checked_on_the_server(secured):
             assert state(district) == ("acknowledged" if district in allowed else "new"), (user, district)
             runtime.store.execute_write("update alerts set state = 'new' where alert_id = $id", {"id": ids[district]})
     runtime.store.execute_write("update alerts set state = 'closed' where alert_key like 'matrix-ack:%'", {})
+
+
+def post_callback(app, client, first_output, values, context=None):
+    """Run the server callback whose first output is `first_output` with `values` ({(id, prop): value})
+    over the matrix's samples; the decoded response ({} when nothing was updated)."""
+    spec = next(spec for key, spec in server_callbacks(app) if key.strip(".").split(".")[0] == first_output)
+    payload = callback_payload(spec, context or CONTEXTS["overview"])
+    for part in ("inputs", "state"):
+        for item in payload[part]:
+            if (item["id"], item["property"]) in values:
+                item["value"] = values[(item["id"], item["property"])]
+    response = client.post("/_dash-update-component", json=payload, headers={"X-CSRFToken": csrf_of(client)})
+    assert response.status_code in (200, 204), response.get_data(as_text=True)[:300]
+    return json.loads(response.get_data(as_text=True) or "{}").get("response", {})
+
+
+def overdue_open(runtime, district, n=3):
+    return [r[0] for r in runtime.store.cursor().execute(
+        "select case_id from cases where unit_ids[1] = ? and closed_at is null and due_at < now()::timestamp "
+        "order by due_at, case_id limit ?", [district, n]).fetchall()]
+
+
+def test_dispatch_from_an_alert_or_area_is_checked_on_the_server(secured):
+    """Launch from an alert or a map area, hand-crafted: the alert must be visible to the caller, the
+    cases are read on the server (a forged list links nothing outside the alert's unit or the area)."""
+    app, runtime = secured
+    store = runtime.store
+    alerts = {}
+    for district in (INSIDE, OUTSIDE):
+        store.execute_write(
+            "insert into alerts (alert_key, rule, severity, level, unit_id, unit_path, subject, title_zh, title_en, "
+            "evidence, state, first_seen, last_seen) values ($key, 'threshold', 'medium', 'district', $unit, [$unit], "
+            "'closure_rate', '结案率越过红线', 'closure rate in the red', '{}', 'new', now()::timestamp, now()::timestamp)",
+            {"key": f"matrix-dispatch:{district}", "unit": district})
+        alerts[district] = store.cursor().execute(
+            "select alert_id from alerts where alert_key = ?", [f"matrix-dispatch:{district}"]).fetchall()[0][0]
+    inside, outside = overdue_open(runtime, INSIDE), overdue_open(runtime, OUTSIDE)
+    assert inside and outside, "a simulated day leaves overdue open cases in both districts"
+
+    def form(user, origin):
+        client, _ = login(app, user)
+        return post_callback(app, client, "dispatch-cases", {("dispatch-origin", "data"): origin})
+
+    def alert_state(district):
+        return store.cursor().execute("select state from alerts where alert_id = ?", [alerts[district]]).fetchall()[0][0]
+
+    # the form: launchers only, and only for an alert they can see
+    for user, district, shown in (("commander", OUTSIDE, True), ("leader", INSIDE, True), ("leader", OUTSIDE, False),
+                                  ("dept", INSIDE, False), ("wall", INSIDE, False), ("briefing", INSIDE, False)):
+        got = form(user, {"kind": "alert", "alert_id": alerts[district]})
+        text = json.dumps(got, ensure_ascii=False)
+        cases = inside if district == INSIDE else outside
+        assert (cases[0] in json.dumps(got.get("dispatch-cases", {}))) == shown, (user, district, text[:300])
+        if shown:
+            assert f"预警 #{alerts[district]}" in text and "dispatch-form" in text
+        if user == "leader" and not shown:
+            assert f"预警 #{alerts[district]} 不存在、已关闭或不在您的范围内" in text
+    # a district picked on the map: a leader finds nothing in another district
+    got = form("leader", {"kind": "unit", "level": "district", "unit_id": OUTSIDE})
+    assert not got["dispatch-cases"]["data"] and "超期未结案件 0 件" in json.dumps(got, ensure_ascii=False)
+    got = form("leader", {"kind": "unit", "level": "district", "unit_id": INSIDE})
+    assert inside[0] in got["dispatch-cases"]["data"]
+
+    def submit(user, origin, case_ids):
+        client, _ = login(app, user)
+        got = post_callback(app, client, "dispatch-result", {
+            ("dispatch-origin", "data"): origin, ("dispatch-cases", "data"): case_ids,
+            ("dispatch-command", "data"): uuid.uuid4().hex})
+        return json.dumps(got, ensure_ascii=False)
+
+    # a leader may not launch from another district's alert, whatever the case list says
+    refused = submit("leader", {"kind": "alert", "alert_id": alerts[OUTSIDE]}, outside)
+    assert "未能派遣" in refused and "不在您的范围内" in refused and alert_state(OUTSIDE) == "new"
+    # a forged list: the case of another district is left out; the order records the alert, which is dispatched
+    done = submit("leader", {"kind": "alert", "alert_id": alerts[INSIDE]}, inside[:2] + outside[:1])
+    assert "已派遣" in done, done[:300]
+    order_id, alert_id, area = store.cursor().execute(
+        "select order_id, alert_id, area from dispatch_orders where alert_id = ?", [alerts[INSIDE]]).fetchall()[0]
+    linked = {r[0] for r in store.cursor().execute(
+        "select case_id from dispatch_order_cases where order_id = ?", [order_id]).fetchall()}
+    assert linked == set(inside[:2]) and area == f"district:{INSIDE}" and alert_state(INSIDE) == "dispatched"
+    assert store.cursor().execute(
+        "select count(*) from audit where action = 'alert_dispatched' and target = ?", [str(alert_id)]).fetchall()[0][0] == 1
+    # a box on the map around nothing but the other district's cases: nothing for the leader
+    lat, lon = store.cursor().execute("select lat, lon from cases where case_id = ?", [outside[0]]).fetchall()[0]
+    box = {"kind": "box", "bbox": [lon - 0.001, lat - 0.001, lon + 0.001, lat + 0.001]}
+    assert "未能派遣" in submit("leader", box, [outside[0]])
+    assert "已派遣" in submit("commander", box, [outside[0]])
+    # a department user cannot launch at all, with any origin
+    assert "未能派遣" in submit("dept", {"kind": "unit", "level": "district", "unit_id": INSIDE}, inside[2:])
+    store.execute_write("update alerts set state = 'closed' where alert_key like 'matrix-dispatch:%'", {})

@@ -108,7 +108,7 @@ def test_dispatch_board_counts_open_orders_and_late_ones(console_runtime):
 
     rt = console_runtime
     case_id = rt.store.cursor().execute(
-        "select case_id from cases where unit_ids[1] = '110105' and lat is not null order by case_id limit 1").fetchall()[0][0]
+        "select case_id from cases where unit_ids[1] = '110105' and lat is not null and status <> 'closed' order by case_id limit 1").fetchall()[0][0]
     commander = actor_for(rt.pack, "cmd", "commander", [])
     status, order = create_order(rt.store, rt.pack, commander, {
         "title": "overview board probe", "case_ids": [case_id], "lead_department": "chengguan",
