@@ -99,6 +99,10 @@ class WorkCalendar:
         return local.replace(tzinfo=zone).astimezone(dt.UTC).replace(tzinfo=None)
 
 
+# services.csv (optional): the service-hall services and their standard processing time.
+SERVICE_COLUMNS = ["service_code", "name_zh", "name_en", "time_limit_minutes"]
+
+
 @dataclass
 class CityPack:
     root: Path
@@ -114,6 +118,7 @@ class CityPack:
     devices: pd.DataFrame
     halls: pd.DataFrame
     calendar: WorkCalendar
+    services: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SERVICE_COLUMNS))
     config: dict = field(default_factory=dict)
 
     def level(self, level_id: str) -> Level:
@@ -316,6 +321,17 @@ def _check_categories(categories: pd.DataFrame, department_ids: set[str], proble
     return categories
 
 
+def _check_services(frame: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
+    """services.csv: the hall services and their standard processing time (minutes, > 0)."""
+    frame = frame.copy()
+    limits = pd.to_numeric(frame["time_limit_minutes"], errors="coerce")
+    for row, code, limit in zip(frame.index, frame["service_code"], limits):
+        if not (limit > 0):
+            problems.append(f"services: row {row + 2} ({code}): time_limit_minutes must be a number > 0")
+    frame["time_limit_minutes"] = limits.astype(float)
+    return frame
+
+
 def _check_points(frame: pd.DataFrame, key: str, what: str, problems: list[str]) -> pd.DataFrame:
     frame = frame.copy()
     lat = pd.to_numeric(frame["lat"], errors="coerce")
@@ -402,6 +418,9 @@ def _load(root: Path) -> tuple[CityPack | None, list[str]]:
     halls = pd.DataFrame(columns=["hall_id", "name_zh", "name_en", "lat", "lon"])
     if (root / "halls.csv").exists():
         halls = _check_points(_read_csv(root / "halls.csv", list(halls.columns), problems, "halls"), "hall_id", "halls", problems)
+    services = pd.DataFrame(columns=SERVICE_COLUMNS)
+    if (root / "services.csv").exists():
+        services = _check_services(_read_csv(root / "services.csv", SERVICE_COLUMNS, problems, "services"), problems)
     calendar = _read_calendar(root, config, timezone, problems)
     if problems or not levels:
         return None, problems
@@ -423,6 +442,7 @@ def _load(root: Path) -> tuple[CityPack | None, list[str]]:
         devices=devices,
         halls=halls,
         calendar=calendar,
+        services=services,
         config=config,
     )
     return pack, []

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from datasources.bus import make_bus
-from datasources.citypack import CityPack, load_pack
+from datasources.citypack import SERVICE_COLUMNS, CityPack, load_pack
 from datasources.ingest import ingest_frame
 from datasources.simulator import Simulator, run_forever
 from datasources.store import Store
@@ -68,11 +68,15 @@ def reference_tables(pack: CityPack) -> dict[str, pa.Table]:
                         "time_limit_hours", "calendar"]],
             preserve_index=False,
         ),
+        "services": pa.Table.from_pandas(
+            pack.services[SERVICE_COLUMNS].astype({"time_limit_minutes": float}), preserve_index=False,
+            schema=pa.schema([("service_code", pa.string()), ("name_zh", pa.string()), ("name_en", pa.string()),
+                              ("time_limit_minutes", pa.float64())])),
     }
 
 
 def sync_pack(store: Store, pack: CityPack) -> None:
-    """Units, departments and categories mirror the pack; its devices and halls are fed in."""
+    """Units, departments, categories and services mirror the pack; its devices and halls are fed in."""
     store.replace_reference(reference_tables(pack))
     if not pack.devices.empty:
         ingest_frame(store, pack, "devices", pack.devices, origin="citypack")

@@ -2,8 +2,13 @@
 -- one unit $city_id with every visible device). Window W = [$start, $end), as-of = $end.
 -- pm25_mean: mean of the pm25 readings in W; pm25_exceed_hours: (device, clock hour) pairs in W
 -- whose mean pm25 > 75 ug/m3; device online: a reading of any metric in [as-of - 15 min, as-of).
+-- Data completeness: (device, clock hour) pairs with a reading of any metric, over the whole clock
+-- hours inside W, divided by devices x those hours (hourly data capture, as air-quality networks
+-- count valid hours); empty when W holds no whole hour or the unit has no device.
 with p as (
-    select cast($start as timestamp) as t0, cast($end as timestamp) as t1
+    select cast($start as timestamp) as t0, cast($end as timestamp) as t1,
+           date_trunc('hour', cast($start as timestamp) - interval 1 microsecond) + interval 1 hour as h0,
+           date_trunc('hour', cast($end as timestamp)) as h1
 ),
 device_units as (
     select device_id,
@@ -24,6 +29,16 @@ online as (
     select distinct r.device_id
     from scoped_readings($scope_level, $scope_units) r, p
     where r.observed_at >= p.t1 - interval 15 minute and r.observed_at < p.t1
+),
+hours_with_data as (
+    select distinct r.device_id, date_trunc('hour', r.observed_at) as hour
+    from scoped_readings($scope_level, $scope_units) r, p
+    where r.value is not null and r.observed_at >= p.h0 and r.observed_at < p.h1
+),
+completeness_by_unit as (
+    select d.unit_id, count(*) as device_hours_with_data
+    from hours_with_data x join device_units d using (device_id)
+    group by d.unit_id
 ),
 readings_by_unit as (
     select d.unit_id, avg(x.value) as pm25_mean, count(*) as pm25_readings
@@ -50,9 +65,14 @@ select w.unit_id,
        coalesce(e.pm25_exceed_hours, 0) as pm25_exceed_hours,
        coalesce(d.devices, 0) as devices,
        coalesce(d.devices_online, 0) as devices_online,
-       d.devices_online / nullif(d.devices, 0) as device_online_rate
-from wanted w
+       d.devices_online / nullif(d.devices, 0) as device_online_rate,
+       coalesce(c.device_hours_with_data, 0) as device_hours_with_data,
+       coalesce(d.devices, 0) * greatest(date_diff('hour', p.h0, p.h1), 0) as device_hours_expected,
+       coalesce(c.device_hours_with_data, 0) / nullif(coalesce(d.devices, 0) * greatest(date_diff('hour', p.h0, p.h1), 0), 0)
+           as data_completeness
+from wanted w cross join p
 left join readings_by_unit r using (unit_id)
 left join exceed_by_unit e using (unit_id)
 left join devices_by_unit d using (unit_id)
+left join completeness_by_unit c using (unit_id)
 order by w.unit_id

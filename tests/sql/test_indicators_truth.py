@@ -264,6 +264,27 @@ def test_device_online_rate(real, nyc, expected_air, as_of):
         assert row["denominator"] == (in_unit.sum() if in_unit.sum() else 0)
 
 
+@pytest.mark.parametrize("window", [("2023-06-01T00:30:00", "2023-06-03T05:00:00"), ("2020-01-01", "2020-02-01")])
+def test_data_completeness_per_community_district(real, nyc, expected_air, window):
+    """Hourly data capture: (site, whole hour) pairs with a valid reading / sites x whole hours."""
+    sites, readings = expected_air
+    start, end = parse_time(window[0], "UTC"), parse_time(window[1], "UTC")
+    first, last = pd.Timestamp(start).ceil("h"), pd.Timestamp(end).floor("h")
+    hours = int((last - first) / pd.Timedelta(hours=1))
+    w = readings[(readings.observed_at >= first) & (readings.observed_at < last)]
+    captured = w.assign(hour=w.observed_at.dt.floor("h")).drop_duplicates(["site_id", "hour"]).groupby("cd").size()
+    got = by_unit(compute(real, nyc, Scope.city(), "cd", start, end, ["data_completeness"]))
+    for unit in nyc.level("cd").units.unit_id:
+        devices = int((sites.cd == unit).sum())
+        row = got[("data_completeness", unit)]
+        assert row["denominator"] == devices * hours, unit
+        assert row["numerator"] == int(captured.get(unit, 0)), unit
+        assert_same(row["value"], captured.get(unit, 0) / (devices * hours) if devices else None, f"completeness {unit}")
+    assert 0 < sum(captured) < sum(sites.cd.notna()) * hours  # some hours are missing: a real test
+    inside_an_hour = compute(real, nyc, Scope.city(), "city", start, start + dt.timedelta(minutes=50), ["data_completeness"])
+    assert inside_an_hour[0]["value"] is None and inside_an_hour[0]["denominator"] == 0
+
+
 # ---------------------------------------------------------------------------- service halls
 
 
