@@ -261,7 +261,10 @@ class Simulator:
         return frame
 
     def make_snapshots(self, times: pd.DatetimeIndex) -> pd.DataFrame:
-        """Queue-system snapshots every few minutes: people waiting and the current wait (0 when closed)."""
+        """Queue-system snapshots every few minutes: people waiting, and the posted wait while open.
+
+        A closed hall posts nobody waiting and no wait (not a wait of 0: that would pull the
+        halls' mean wait towards 0 every night and weekend)."""
         halls = self.pack.halls
         if halls.empty or len(times) == 0:
             return pd.DataFrame()
@@ -270,7 +273,7 @@ class Simulator:
         rows = []
         for hall in halls.hall_id:
             waiting = np.where(open_now, self.rng.poisson(9, len(times)), 0)
-            minutes = np.where(open_now, WAIT_WALKIN[0] * 0.6 * np.exp(self.rng.normal(0, WAIT_WALKIN[1], len(times))), 0)
+            minutes = np.where(open_now, WAIT_WALKIN[0] * 0.6 * np.exp(self.rng.normal(0, WAIT_WALKIN[1], len(times))), np.nan)
             rows.append(pd.DataFrame({"hall_id": hall, "observed_at": times, "waiting": waiting, "wait_minutes": minutes.round(1)}))
         frame = pd.concat(rows, ignore_index=True)
         frame["observed_at"] = frame.observed_at.dt.tz_localize("UTC")
