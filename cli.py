@@ -156,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
                              help="add previous-period (环比), last-year (同比) and sibling-rank columns")
     ind_explain.add_argument("--indicator", required=True)
     ind_explain.add_argument("--unit", required=True, help="unit id at --level")
+    ind_spots = ind_commands.add_parser(
+        "spots", help="hot spots (demand rose most) and blind spots (demand, slow or no handling) per department")
+    _common(ind_spots, top=False)
+    ind_spots.add_argument("--level", default=None, help="a level of the city pack (default: the first)")
+    ind_spots.add_argument("--start", required=True, help="ISO date/datetime; without an offset in the city's zone")
+    ind_spots.add_argument("--end", required=True, help="ISO date/datetime (exclusive; the as-of time)")
 
     brief_p = commands.add_parser("brief", help="a briefing pack (PDF + HTML beside it), frozen in the store")
     _common(brief_p, top=False)
@@ -357,10 +363,11 @@ def cmd_consume(settings: Settings, args) -> int:
 
 
 def cmd_indicators(settings: Settings, args) -> int:
-    """`indicators list | compute | explain` (CONTRACT §2), city-wide, read-only."""
+    """`indicators list | compute | explain | spots` (CONTRACT §2), city-wide, read-only."""
     from indicators.catalog import catalog
     from indicators.compare import COLUMNS, compare
     from indicators.compute import ROW_COLUMNS, IndicatorError, compute, explain, parse_time, to_csv
+    from indicators.spots import SpotsError, spots
     from security.scope import Scope
 
     if args.indicators_command == "list":
@@ -371,13 +378,17 @@ def cmd_indicators(settings: Settings, args) -> int:
     with _store(settings) as store:
         try:
             start, end = parse_time(args.start, pack.timezone), parse_time(args.end, pack.timezone)
+            if args.indicators_command == "spots":
+                found = spots(store, pack, Scope.city(), start, end, args.level)
+                print(json.dumps(found, ensure_ascii=False, default=str))
+                return 0
             if args.indicators_command == "explain":
                 lineage = explain(store, pack, Scope.city(), args.indicator, args.level, args.unit, start, end)
                 print(json.dumps(lineage, ensure_ascii=False))
                 return 0
             rows = (compare if args.compare else compute)(store, pack, Scope.city(), args.level, start, end,
                                                           args.indicators)
-        except IndicatorError as exc:
+        except (IndicatorError, SpotsError) as exc:
             raise CommandError(str(exc)) from None
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False))

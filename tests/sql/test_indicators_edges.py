@@ -175,6 +175,9 @@ def test_cli_list_compute_explain(tmp_path, nyc):
     lineage = json.loads(run("indicators", "explain", "--indicator", "closure_rate", "--level", "cd",
                              "--unit", "05 Brooklyn", "--start", "2024-03-01", "--end", "2024-03-08"))
     assert lineage == {"numerator": ["A"], "denominator": ["A", "D"]}
+    found = json.loads(run("indicators", "spots", "--level", "cd", "--start", "2024-03-01", "--end", "2024-03-08"))
+    assert found["level"] == "cd" and found["end"].startswith("2024-03-08")
+    assert set(found) >= {"hot", "blind", "hot_by_department", "blind_by_department", "options"}
 
 
 def test_http_indicators_endpoint(console_runtime, console_client):
