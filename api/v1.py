@@ -4,6 +4,7 @@
     POST /api/v1/sensor-readings       JSON array of sensor readings
     POST /api/v1/service-transactions  JSON array of service transactions
     GET  /api/v1/indicators            indicator values per unit (any valid token; its scope applies)
+    GET  /api/v1/spots                 hot and blind spots per department (idem)
     GET  /api/v1/openapi.json          OpenAPI 3.1 description of everything under /api/v1
 
 Pushes need `Authorization: Bearer TOKEN` (security/tokens.py) of a role that may push. Records
@@ -285,6 +286,30 @@ def openapi_document(pack) -> dict:
                     },
                 }
             },
+            f"{PREFIX}/spots": {
+                "get": {
+                    "operationId": "spots",
+                    "summary": "Hot spots (demand rose most against the previous periods) and blind spots "
+                               "(demand with slow or no handling) per department, for a window [start, end)",
+                    "tags": ["indicators"],
+                    "security": [{"bearerAuth": []}],
+                    "parameters": [
+                        {"name": "start", "in": "query", "required": True, "schema": {"type": "string"},
+                         "description": "ISO date/datetime; without an offset in the city's time zone"},
+                        {"name": "end", "in": "query", "required": True, "schema": {"type": "string"},
+                         "description": "ISO date/datetime, exclusive; the as-of time"},
+                        {"name": "level", "in": "query", "required": False, "schema": {"type": "string"},
+                         "description": "a level of the city pack (default: the one below the caller's scope)"},
+                    ],
+                    "responses": {
+                        "200": {"description": "level, since, start, end, options, hot, blind, hot_by_department, "
+                                               "blind_by_department; every spot carries its numbers",
+                                "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "400": error("Bad level or time"),
+                        "401": error("Missing, unknown or revoked bearer token"),
+                    },
+                }
+            },
             f"{PREFIX}/openapi.json": {
                 "get": {
                     "operationId": "openapi",
@@ -427,6 +452,26 @@ def blueprint(runtime) -> Blueprint:
         except (IndicatorError, ValueError) as exc:
             return _error(400, str(exc))
         return jsonify({"rows": rows, "next": None})
+
+    @bp.get("/spots")
+    def spots():
+        token, scope, denied = _reader(runtime)
+        if denied is not None:
+            return denied
+        from indicators.compute import IndicatorError, parse_time
+        from indicators.spots import SpotsError, spots as find_spots
+
+        args = request.args
+        missing = [name for name in ("start", "end") if not args.get(name)]
+        if missing:
+            return _error(400, f"missing query parameter(s): {', '.join(missing)}")
+        try:
+            start = parse_time(args["start"], runtime.pack.timezone)
+            end = parse_time(args["end"], runtime.pack.timezone)
+            found = find_spots(runtime.store, runtime.pack, scope, start, end, args.get("level") or None)
+        except (IndicatorError, SpotsError) as exc:
+            return _error(400, str(exc))
+        return Response(json.dumps(found, ensure_ascii=False, default=str), mimetype="application/json")
 
     _dispatch_routes(bp, runtime)
 

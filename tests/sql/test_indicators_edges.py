@@ -201,4 +201,15 @@ def test_http_indicators_endpoint(console_runtime, console_client):
     rows = console_client.get("/api/v1/indicators?level=district&start=2020-01-01&end=2030-01-01"
                               "&indicators=cases_reported", headers={"Authorization": f"Bearer {scoped}"}).get_json()["rows"]
     assert [r["unit_id"] for r in rows] == ["110105"]
+    # hot and blind spots: the scope applies (a district leader sees only the district's cells)
+    city = console_client.get("/api/v1/spots?start=2020-01-01&end=2030-01-01", headers=headers)
+    assert city.status_code == 200 and city.get_json()["level"] == "district"
+    mine = console_client.get("/api/v1/spots?start=2020-01-01&end=2030-01-01",
+                              headers={"Authorization": f"Bearer {scoped}"}).get_json()
+    assert mine["level"] == "grid"
+    cells = {u for (u,) in console_runtime.store.cursor().execute(
+        "select unit_id from units where level = 'grid' and parent_id = '110105'").fetchall()}
+    assert mine["blind"] and {s["unit_id"] for s in mine["blind"] + mine["hot"]} <= cells
+    assert console_client.get("/api/v1/spots?start=2020-01-01", headers=headers).status_code == 400
+    assert console_client.get("/api/v1/spots?start=2020-01-01&end=2030-01-01&level=galaxy", headers=headers).status_code == 400
     assert "/api/v1/indicators" in console_client.get("/api/v1/openapi.json").get_json()["paths"]
