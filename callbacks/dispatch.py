@@ -13,15 +13,15 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 import i18n
 from api.auth import principal
 from callbacks.context import current_scope, lang_from, runtime, signed_in_as
-from dispatch.origins import draft_for, launch, parse_origin
+from dispatch.origins import draft_for, launch, open_case_ids, parse_origin
 from dispatch.queue import VIEWS, NoteRequired, act, work_list
 from dispatch.service import DispatchError, actor_for
 from dispatch.states import CREATE_ROLES, ORDER_STATES, SLA
 from dispatch.suggest import HISTORY_DAYS, deadline_for, suggest
 from layouts.components.page import PageIds
 from layouts.dispatch import (
-    ACTION, NOTE, DispatchIds, build_launch_form, build_queue, deadline_text, default_title, department_name,
-    origin_line,
+    ACTION, DUE, NOTE, TO, DispatchIds, action_label, build_launch_form, build_queue, deadline_text, default_title,
+    department_name, origin_line,
 )
 from layouts.shell import ShellIds
 
@@ -41,9 +41,23 @@ def _may_launch() -> bool:
 
 
 def refusal_text(exc: DispatchError, lang: str) -> str:
-    """The service's refusal in the page's language (its catalog key), else its English reason."""
+    """The service's refusal in the page's language (its catalog key, with the actions, states,
+    roles and departments it names translated), else its English reason."""
     key = f"refusal.{exc.key}"
-    return i18n.t(key, lang, **exc.params) if key in i18n.MESSAGES else exc.reason
+    if key not in i18n.MESSAGES:
+        return exc.reason
+    pack = runtime().pack
+    sep = "、" if lang == "zh" else ", "
+    named = {
+        "action": lambda v: i18n.t(f"action.{v}", lang),
+        "state": lambda v: i18n.t(f"dstate.{v}", lang),
+        "role": lambda v: i18n.t(f"role.{v}", lang),
+        "department": lambda v: department_name(pack, v, lang),
+        "departments": lambda v: sep.join(department_name(pack, d, lang) for d in v),
+        "due": lambda v: i18n.local_time(v, pack.timezone, lang, "short"),
+    }
+    params = {k: named[k](v) if k in named else v for k, v in exc.params.items()}
+    return i18n.t(key, lang, **params)
 
 
 # ---------------------------------------------------------------------------- launch
@@ -78,6 +92,8 @@ def render_launch_button(case_ids, search):
     n = len(case_ids or [])
     if not _may_launch():
         return "", True, True
+    if n and not open_case_ids(runtime().store, current_scope(), list(case_ids)):
+        return "", True, True  # closed (or not visible): nothing to dispatch
     if n == 0:
         return i18n.t("dispatch.select_hint", lang), False, True
     return (i18n.t("dispatch.launch", lang) if n == 1 else i18n.t("dispatch.launch_n", lang, n=n)), False, False
@@ -251,11 +267,15 @@ def render_queue(_version, view, priority, _refresh, search, context):
     Input({"type": ACTION, "order": ALL, "action": ALL, "department": ALL, "version": ALL}, "n_clicks"),
     State({"type": NOTE, "order": ALL}, "value"),
     State({"type": NOTE, "order": ALL}, "id"),
+    State({"type": DUE, "order": ALL}, "value"),
+    State({"type": DUE, "order": ALL}, "id"),
+    State({"type": TO, "order": ALL}, "value"),
+    State({"type": TO, "order": ALL}, "id"),
     State(DispatchIds.QUEUE_REFRESH, "data"),
     State(ShellIds.URL, "search"),
     prevent_initial_call=True,
 )
-def act_on_order(_clicks, notes, note_ids, refresh, search):
+def act_on_order(_clicks, notes, note_ids, dues, due_ids, targets, target_ids, refresh, search):
     """One button press: the button's id carries the order, action, department and the version shown."""
     lang = lang_from(search)
     pressed = ctx.triggered_id
@@ -266,18 +286,27 @@ def act_on_order(_clicks, notes, note_ids, refresh, search):
         department, version = str(pressed.get("department") or ""), int(pressed["version"])
     except (KeyError, TypeError, ValueError):
         return no_update, no_update
-    note = next((v for i, v in zip(note_ids or [], notes or []) if isinstance(i, dict) and i.get("order") == order_id), "")
+    note, due_at, to_department = (_of_order(ids, values, order_id) for ids, values in
+                                   ((note_ids, notes), (due_ids, dues), (target_ids, targets)))
     rt = runtime()
-    label = i18n.t(f"queue.action.{action}", lang, department=department_name(rt.pack, department, lang))
+    label = action_label(action, department, rt.pack, lang)
     try:
-        act(rt.store, rt.pack, current_actor(), order_id, action, department=department, version=version, note=note or "")
+        act(rt.store, rt.pack, current_actor(), order_id, action, department=department, version=version,
+            note=note, due_at=due_at, to_department=to_department)
     except NoteRequired:
-        return html.P(i18n.t("queue.note_required", lang), className="message error"), no_update
+        return html.P(i18n.t(f"queue.note_required.{action}" if f"queue.note_required.{action}" in i18n.MESSAGES
+                             else "queue.note_required", lang), className="message error"), no_update
     except DispatchError as exc:
-        text = i18n.t("queue.stale", lang) if exc.status == 409 else i18n.t("queue.refused", lang, reason=exc.reason)
-        return html.P(text, className="message error"), (refresh or 0) + 1
+        text = i18n.t("queue.stale", lang) if exc.status == 409 else i18n.t("queue.refused", lang, reason=refusal_text(exc, lang))
+        return html.P(text, className="message error", **{"data-action": action}), (refresh or 0) + 1
     return (html.P(i18n.t("queue.done", lang, order=order_id, action=label), className="message ok",
                    **{"data-order": order_id, "data-action": action}), (refresh or 0) + 1)
+
+
+def _of_order(ids, values, order_id: str) -> str:
+    """The value of the row's own field (pattern-matching states come as parallel lists)."""
+    value = next((v for i, v in zip(ids or [], values or []) if isinstance(i, dict) and i.get("order") == order_id), "")
+    return value if isinstance(value, str) else ""
 
 
 @callback(

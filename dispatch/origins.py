@@ -77,8 +77,10 @@ def parse_origin(data) -> Origin | None:
     return Origin("box", bbox=(round(min_lon, 6), round(min_lat, 6), round(max_lon, 6), round(max_lat, 6)))
 
 
-def _cases(store, scope: Scope, now: dt.datetime, *, overdue_only: bool = True, level_index: int = 0,
-           unit_id: str = "", bbox=None, ids: list[str] | None = None) -> list[str]:
+def find_cases(store, scope: Scope, now: dt.datetime, *, overdue_only: bool = True, level_index: int = 0,
+               unit_id: str = "", bbox=None, ids: list[str] | None = None) -> list[str]:
+    """Ids of the scope's open cases (overdue at `now` when `overdue_only`), in a unit, a box, among
+    `ids`; most overdue first (dispatch_origin_cases.sql)."""
     min_lon, min_lat, max_lon, max_lat = bbox or (0.0, 0.0, 0.0, 0.0)
     rows = gateway.query_rows(
         store, "dispatch_origin_cases", scope, as_of=now, overdue_only=overdue_only, level_index=level_index,
@@ -119,21 +121,27 @@ def origin_cases(store, pack, scope: Scope, origin: Origin, *, now: dt.datetime 
         alert = rows[0]
         evidence = _evidence_ids(alert)
         if evidence:
-            ids = _cases(store, scope, now, overdue_only=False, ids=evidence)
+            ids = find_cases(store, scope, now, overdue_only=False, ids=evidence)
             if ids:
                 return Found(origin, ids, alert, True, "")
         index = _level_index(pack, alert["level"] or "") if alert["unit_id"] else 0
-        ids = _cases(store, scope, now, level_index=index, unit_id=alert["unit_id"]) if index else []
+        ids = find_cases(store, scope, now, level_index=index, unit_id=alert["unit_id"]) if index else []
         area = f"{alert['level']}:{alert['unit_id']}" if index else ""
         return Found(origin, ids, alert, False, area)
     if origin.kind == "unit":
         index = _level_index(pack, origin.level)
         if not index or (origin.level, origin.unit_id) not in pack.units_by_id:
             return Found(origin, [], area=f"{origin.level}:{origin.unit_id}")
-        return Found(origin, _cases(store, scope, now, level_index=index, unit_id=origin.unit_id),
+        return Found(origin, find_cases(store, scope, now, level_index=index, unit_id=origin.unit_id),
                      area=f"{origin.level}:{origin.unit_id}")
     box = origin.bbox
-    return Found(origin, _cases(store, scope, now, bbox=box), area="box:" + ",".join(f"{v:g}" for v in box))
+    return Found(origin, find_cases(store, scope, now, bbox=box), area="box:" + ",".join(f"{v:g}" for v in box))
+
+
+def open_case_ids(store, scope: Scope, case_ids: list[str], *, now: dt.datetime | None = None) -> list[str]:
+    """The cases among `case_ids` the scope sees that are not closed (a closed case is not dispatched)."""
+    ids = [c for c in dict.fromkeys(case_ids or []) if isinstance(c, str) and c][:MAX_CASES]
+    return find_cases(store, scope, now or utcnow(), overdue_only=False, ids=ids) if ids else []
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,18 @@ from dispatch.service import actor_scope, apply_action, order_dict, order_from_r
 from dispatch.states import ORDER_TERMINAL, Actor, Command, Order, RefusedError, Task, escalation_target, transition
 
 VIEWS = ("todo", "open", "late", "all")  # plus any order state (dispatch.states.ORDER_STATES)
-# Buttons a work list offers, in the order shown; extend/reassign/cancel stay on the API.
+# Buttons a work list offers, in the order shown. ADJUST ones change the order rather than move the
+# work along (a deadline, another department, cancellation): shown apart, each needs a reason.
 DEPARTMENT_BUTTONS = ("acknowledge", "start", "progress", "resolve")
-TASK_COMMAND_BUTTONS = ("return",)  # on a resolved task
+DEPARTMENT_ADJUST = ("extend",)  # a department asks for more time; a commander approves
+TASK_COMMAND_BUTTONS = ("return", "approve_extension")  # on a resolved task; on a pending extension request
+TASK_COMMAND_ADJUST = ("extend", "reassign")
 ORDER_BUTTONS = ("verify", "close")
-NOTE_REQUIRED = frozenset({"progress", "return"})
+ORDER_ADJUST = ("cancel",)
+ADJUST = frozenset(DEPARTMENT_ADJUST + TASK_COMMAND_ADJUST + ORDER_ADJUST)
+NOTE_REQUIRED = frozenset({"progress", "return", "extend", "reassign", "cancel"})
+# Probe values for asking the state machine whether an action that needs a parameter is allowed.
+_PROBE_DUE = dt.datetime(9999, 1, 1)
 LIMIT = 200
 
 
@@ -37,26 +44,33 @@ def _order(row: dict) -> Order:
 
 
 def _allowed(order: Order, actor: Actor, action: str, department: str, now: dt.datetime) -> bool:
+    # extend and reassign need a parameter: probe with one the state machine accepts (a far deadline,
+    # a department no order has), so the role, scope and state decide
     try:
-        transition(order, Command(action, now, department), actor)
+        transition(order, Command(action, now, department, to_department="?" if action == "reassign" else "",
+                                  due_at=_PROBE_DUE if action == "extend" else None), actor)
     except RefusedError:
         return False
     return True
 
 
 def actions_for(order: Order, actor: Actor, now: dt.datetime) -> list[dict]:
-    """The buttons `actor` gets on `order` now: [{"action", "department"}] ("" = the order itself)."""
+    """The buttons `actor` gets on `order` now: [{"action", "department", "adjust"}] (department ""
+    = the order itself; adjust: extend/reassign/cancel and approvals, shown apart with a reason)."""
     found = []
     if actor.role == "department":
         task = order.active_task(actor.department)
         if task is not None:
-            found += [{"action": a, "department": task.department} for a in DEPARTMENT_BUTTONS
-                      if _allowed(order, actor, a, task.department, now)]
+            found += [{"action": a, "department": task.department, "adjust": a in ADJUST,
+                       **({"label": "request_extension"} if a == "extend" else {})}
+                      for a in DEPARTMENT_BUTTONS + DEPARTMENT_ADJUST if _allowed(order, actor, a, task.department, now)]
         return found
-    found += [{"action": a, "department": ""} for a in ORDER_BUTTONS if _allowed(order, actor, a, "", now)]
+    found += [{"action": a, "department": "", "adjust": a in ADJUST}
+              for a in ORDER_BUTTONS + ORDER_ADJUST if _allowed(order, actor, a, "", now)]
     for task in order.tasks:
         if task.active:
-            found += [{"action": a, "department": task.department} for a in TASK_COMMAND_BUTTONS
+            found += [{"action": a, "department": task.department, "adjust": a in ADJUST}
+                      for a in TASK_COMMAND_BUTTONS + TASK_COMMAND_ADJUST
                       if _allowed(order, actor, a, task.department, now)]
     return found
 
@@ -69,7 +83,8 @@ def is_late(task: Task, priority: int, now: dt.datetime) -> bool:
 def _item(order: Order, actor: Actor | None, now: dt.datetime) -> dict:
     shown = order_dict(order)
     tasks = [{**shown_task, "late": is_late(task, order.priority, now) if order.state not in ORDER_TERMINAL else False,
-              "due_at_utc": task.due_at, "ack_due_at_utc": task.ack_due_at}
+              "due_at_utc": task.due_at, "ack_due_at_utc": task.ack_due_at,
+              "requested_due_at_utc": task.requested_due_at}
              for shown_task, task in zip(shown["tasks"], order.tasks)]
     return {
         "order": {**shown, "due_at_utc": order.due_at, "created_at_utc": order.created_at},
@@ -83,8 +98,8 @@ def _matches(item: dict, actor: Actor, view: str, priority: int | None) -> bool:
     order = item["order"]
     if priority is not None and order["priority"] != priority:
         return False
-    if view == "todo":
-        return bool(item["actions"])
+    if view == "todo":  # work to move along; the adjustments are always possible on an open order
+        return any(not a["adjust"] for a in item["actions"])
     if view == "open":
         return order["state"] not in ORDER_TERMINAL
     if view == "late":
@@ -123,8 +138,10 @@ def command_id(actor: Actor, order_id: str, version: int, action: str, departmen
 
 
 def act(store, pack, actor: Actor, order_id: str, action: str, *, department: str = "", version: int,
-        note: str = "", now: dt.datetime | None = None) -> tuple[int, dict]:
-    """One button press on a work list: apply_action with the version the screen showed."""
+        note: str = "", due_at: str = "", to_department: str = "", now: dt.datetime | None = None) -> tuple[int, dict]:
+    """One button press on a work list: apply_action with the version the screen showed (`due_at`:
+    the new deadline of an extension, local time of the city unless it says otherwise;
+    `to_department`: where a reassigned task goes)."""
     note = (note or "").strip()
     if action in NOTE_REQUIRED and not note:
         raise NoteRequired(action)
@@ -132,4 +149,8 @@ def act(store, pack, actor: Actor, order_id: str, action: str, *, department: st
             "command_id": command_id(actor, order_id, version, action, department)}
     if department:
         body["department"] = department
+    if action == "extend" and due_at:
+        body["due_at"] = due_at
+    if action == "reassign" and to_department:
+        body["to_department"] = to_department
     return apply_action(store, pack, actor, order_id, body, origin="console", now=now)

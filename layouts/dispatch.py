@@ -38,7 +38,9 @@ class DispatchIds(StrEnum):
 
 
 ACTION = "queue-action"  # pattern-matching ids: {"type": ACTION, "order", "action", "department", "version"}
-NOTE = "queue-note"  # {"type": NOTE, "order"}
+NOTE = "queue-note"  # {"type": NOTE, "order"}: progress, or the reason of a return, extension, reassignment, cancellation
+DUE = "queue-due"  # {"type": DUE, "order"}: the new deadline of an extension (city-local date and time)
+TO = "queue-to"  # {"type": TO, "order"}: where a reassigned task goes
 
 
 def launch_bar(case_ids: list[str] | None = None) -> html.Div:
@@ -183,6 +185,9 @@ def task_chip(task: dict, pack, lang: str) -> html.Span:
             html.Span(i18n.t(f"dstate.{task['state']}", lang), className="task-state"),
             html.Span(i18n.t(due_key, lang, time=_when(due, pack.timezone, lang)), className="task-due"),
             *([html.Span(i18n.t("queue.late", lang), className="late-flag")] if task["late"] else []),
+            *([html.Span(i18n.t("queue.extension_requested", lang,
+                                time=_when(task["requested_due_at_utc"], pack.timezone, lang)), className="extension-flag")]
+              if task.get("requested_due_at_utc") else []),
         ],
     )
 
@@ -213,13 +218,21 @@ def build_order_cards(items: list[dict], pack, lang: str) -> list:
     return cards
 
 
-def _button(order: dict, action: dict, pack, lang: str) -> html.Button:
-    label = i18n.t(f"queue.action.{action['action']}", lang,
-                   department=department_name(pack, action["department"], lang)) if action["action"] == "return" \
-        else i18n.t(f"queue.action.{action['action']}", lang)
+def action_label(action: str, department: str, pack, lang: str, several: bool = True, label: str = "") -> str:
+    """A button's label; task actions of a commander name the department when the order has several
+    (`label`: another message for the same action, e.g. a department's extension is a request)."""
+    key = f"queue.action.{label or action}"
+    if action in ("return", "approve_extension", "extend", "reassign") and department and several:
+        return i18n.t(key + ".task", lang, department=department_name(pack, department, lang))
+    return i18n.t(key, lang)
+
+
+def _button(order: dict, action: dict, pack, lang: str, several: bool = True) -> html.Button:
+    label = action_label(action["action"], action["department"], pack, lang, several, action.get("label", ""))
     return html.Button(
         label, n_clicks=0,
-        className="button action-button" + (" primary" if action["action"] in ("resolve", "verify", "close") else ""),
+        className="button action-button" + (" primary" if action["action"] in ("resolve", "verify", "close") else "")
+        + (" danger" if action["action"] == "cancel" else ""),
         id={"type": ACTION, "order": order["id"], "action": action["action"], "department": action["department"],
             "version": order["version"]},
         **{"data-action": action["action"]},
@@ -255,11 +268,35 @@ def build_queue(items: list[dict], pack, lang: str) -> list:
                 *([html.Div(className="queue-actions", children=[
                     dcc.Input(id={"type": NOTE, "order": order["id"]}, type="text", value="", maxLength=4000,
                               className="text-input note-input", placeholder=i18n.t("queue.note.placeholder", lang)),
-                    *[_button(order, a, pack, lang) for a in actions],
+                    *[_button(order, a, pack, lang) for a in actions if not a["adjust"]],
                 ])] if actions else []),
+                *([_adjust_row(order, [a for a in actions if a["adjust"]], pack, lang)]
+                  if any(a["adjust"] for a in actions) else []),
             ],
         ))
     return rows
+
+
+def _adjust_row(order: dict, adjust: list[dict], pack, lang: str) -> html.Div:
+    """Extend (a new deadline), reassign (another department), cancel: each with the note as its reason."""
+    several = len({a["department"] for a in adjust if a["department"]}) > 1
+    controls = [html.Span(i18n.t("queue.adjust", lang), className="adjust-label")]
+    if any(a["action"] == "extend" for a in adjust):
+        controls.append(html.Label(className="adjust-field", children=[
+            html.Span(i18n.t("queue.new_due", lang), className="muted"),
+            dcc.Input(id={"type": DUE, "order": order["id"]}, type="datetime-local", value="",
+                      className="text-input due-input"),
+        ]))
+        controls += [_button(order, a, pack, lang, several) for a in adjust if a["action"] == "extend"]
+    if any(a["action"] == "reassign" for a in adjust):
+        controls.append(html.Label(className="adjust-field", children=[
+            html.Span(i18n.t("queue.to_department", lang), className="muted"),
+            dcc.Dropdown(id={"type": TO, "order": order["id"]}, options=department_options(pack, lang), value=None,
+                         clearable=False, className="to-department", placeholder=i18n.t("queue.to_department", lang)),
+        ]))
+        controls += [_button(order, a, pack, lang, several) for a in adjust if a["action"] == "reassign"]
+    controls += [_button(order, a, pack, lang, several) for a in adjust if a["action"] == "cancel"]
+    return html.Div(controls, className="queue-adjust")
 
 
 def _case_links(case_ids: list[str], lang: str) -> list:

@@ -197,6 +197,10 @@ SAMPLES = {
     ('{"action":["ALL"],"department":["ALL"],"order":["ALL"],"type":"queue-action","version":["ALL"]}', "n_clicks"): 1,
     ('{"order":["ALL"],"type":"queue-note"}', "value"): None,
     ('{"order":["ALL"],"type":"queue-note"}', "id"): None,
+    ('{"order":["ALL"],"type":"queue-due"}', "value"): None,
+    ('{"order":["ALL"],"type":"queue-due"}', "id"): None,
+    ('{"order":["ALL"],"type":"queue-to"}', "value"): None,
+    ('{"order":["ALL"],"type":"queue-to"}', "id"): None,
 }
 CONTEXTS = {
     "overview": {"level_index": 1, "parent": None, "unit": None, "lang": "zh"},
@@ -381,7 +385,7 @@ def test_dispatch_from_the_console_follows_role_and_scope(secured, user, where):
     assert ("已派遣" in result) == launches, result[:300]
     assert ("未能派遣" in result) == (not launches)
     button = json.loads(bodies["dispatch-open"])["response"]["dispatch-open"]
-    assert button["hidden"] is (user not in ("commander", "leader"))
+    assert button["hidden"] is (not launches)  # not for roles that may not launch, nor outside a leader's district
     form = json.dumps(json.loads(bodies["dispatch-panel"])["response"], ensure_ascii=False)
     if launches:
         assert case_id in form and "chengguan" in form
@@ -623,3 +627,17 @@ def test_dispatch_from_an_alert_or_area_is_checked_on_the_server(secured):
     # a department user cannot launch at all, with any origin
     assert "未能派遣" in submit("dept", {"kind": "unit", "level": "district", "unit_id": INSIDE}, inside[2:])
     store.execute_write("update alerts set state = 'closed' where alert_key like 'matrix-dispatch:%'", {})
+
+
+def test_a_closed_case_offers_no_dispatch_and_is_refused(secured):
+    app, runtime = secured
+    closed = runtime.store.cursor().execute(
+        "select case_id from cases where unit_ids[1] = ? and status = 'closed' order by case_id limit 1", [INSIDE]).fetchall()[0][0]
+    client, _ = login(app, "commander")
+    button = post_callback(app, client, "dispatch-open", {("dispatch-cases", "data"): [closed]})["dispatch-open"]
+    assert button["hidden"] is True and button["disabled"] is True
+    opened = post_callback(app, client, "dispatch-open", {("dispatch-cases", "data"): [CASE_IDS[INSIDE]]})["dispatch-open"]
+    assert opened["hidden"] is False and opened["children"] == "发起联动派遣"
+    refused = json.dumps(post_callback(app, client, "dispatch-result", {
+        ("dispatch-cases", "data"): [closed], ("dispatch-command", "data"): uuid.uuid4().hex}), ensure_ascii=False)
+    assert f"未能派遣：已结案的案件不能再派遣：{closed}" in refused

@@ -182,3 +182,34 @@ def test_escalation_levels_with_a_clock():
     acked, _ = transition(order, Command("acknowledge", NOW), ACTORS["dept_own"])
     assert escalate(acked, NOW + dt.timedelta(hours=2))[1] == []  # acknowledged in time, not yet due
     assert escalate(acked, NOW + dt.timedelta(hours=8, minutes=1))[0].tasks[0].escalation_level == 1
+
+
+# The queue's buttons (dispatch.queue.actions_for) against the same hand-written table: a button is
+# offered exactly when the table says the action goes through (the adjustments apart, with a reason).
+QUEUE_ACTORS = ("commander", "leader_in", "leader_out", "dept_own", "dept_other", "wall")
+
+
+@pytest.mark.parametrize("situation", list(SITUATIONS))
+@pytest.mark.parametrize("who", QUEUE_ACTORS)
+def test_queue_buttons_are_what_the_state_machine_accepts(situation, who):
+    from dispatch.queue import ADJUST, actions_for
+
+    offered = {(a["action"], a["adjust"]) for a in actions_for(order_in(situation), ACTORS[who], NOW)}
+    accepted = {a for a in ACTIONS if expected(situation, a, who)[0] == "ok"}
+    assert {a for a, _ in offered} == accepted, (situation, who)
+    assert all(adjust == (a in ADJUST) for a, adjust in offered)
+    assert {a for a, adjust in offered if adjust} <= {"extend", "reassign", "cancel"}
+
+
+def test_refusals_carry_a_catalog_key_with_zh_and_en():
+    import i18n
+
+    refused = set()
+    for situation, action, who in CASES:
+        try:
+            transition(order_in(situation), Command(action, NOW, due_at=ASK, to_department="jiaotong"), ACTORS[who])
+        except RefusedError as exc:
+            refused.add(exc.key)
+            entry = i18n.MESSAGES.get(f"refusal.{exc.key}")
+            assert entry and entry["zh"] and entry["en"], exc.key
+    assert {"role", "leader_scope", "no_task", "task_state", "order_state"} <= refused
