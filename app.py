@@ -63,7 +63,12 @@ def serve(settings: Settings, simulate: bool) -> None:
 
         print("Demo users (new passwords at every start; not created outside demo mode):", flush=True)
         for name, role, password in demo_users(runtime.store, runtime.pack):
-            print(f"  {name:10} {role:16} {password}", flush=True)
+            print(f"  {name:20} {role:16} {password}", flush=True)
+        from dispatch.demo import seed_orders
+
+        seeded = seed_orders(runtime.store, runtime.pack)  # a first start: a few joint orders to look at
+        if seeded:
+            print(f"Demo dispatch orders: {', '.join(seeded)}", flush=True)
     print(f"CityBrain console on http://{settings.host}:{settings.port}  (city: {runtime.pack.name_en}, "
           f"data: {settings.db_path})", flush=True)
     try:

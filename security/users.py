@@ -125,13 +125,16 @@ def audit(store: Store, actor: str, role: str, action: str, target: str = "", de
 
 
 def demo_users(store: Store, pack: CityPack) -> list[tuple[str, str, str]]:
-    """One user per role with a fresh random password (demo mode only); returns (name, role, password)."""
+    """One user per role, and one per department, with a fresh random password (demo mode only);
+    returns (name, role, password)."""
     first_unit = pack.levels[0].units.unit_id.iloc[0]
     first_department = pack.departments.department_id.iloc[0]
     plan = [
         ("commander", "commander", []),
         ("leader", "district_leader", [f"{pack.levels[0].id}:{first_unit}"]),
         ("dept", "department", [f"department:{first_department}"]),
+        # and one per department (dept-<id>), so every department's queue can be opened
+        *((f"dept-{d}", "department", [f"department:{d}"]) for d in pack.departments.department_id),
         ("briefing", "briefing", []),
         ("wall", "wall", []),
         ("admin", "admin", []),

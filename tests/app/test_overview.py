@@ -162,3 +162,40 @@ def test_alert_panel_scope_acknowledge_and_wall_focus(console_runtime):
     audit = rt.store.cursor().execute("select actor, action from audit where action = 'alert_acknowledged'").fetchall()
     assert ("leader", "alert_acknowledged") in audit
     rt.store.execute_write("update alerts set state = 'closed' where alert_key like 'overview-test:%'", {})
+
+
+def test_demo_seed_orders_fill_the_board_and_the_queues(tmp_path):
+    """The demo city's orders go through the dispatch service: several states, some late, every
+    department with a task sees its order, and a second run adds nothing."""
+    from dispatch.demo import seed_orders
+    from dispatch.queue import work_list
+    from dispatch.service import actor_for
+
+    from datasources.runtime import open_runtime
+    from settings import Settings
+
+    # two days of history: the oldest demo order was launched 30 hours ago
+    rt = open_runtime(Settings.load(env={}, data_dir=tmp_path, history_days=2, demo=True), simulate=True,
+                      start_threads=False)
+    request = rt.close
+    created = seed_orders(rt.store, rt.pack)
+    assert len(created) >= 5 and seed_orders(rt.store, rt.pack) == []
+    states = dict(rt.store.cursor().execute(
+        "select order_id, state from dispatch_orders where list_contains(?, order_id)", [created]).fetchall())
+    assert {"issued", "in_progress", "resolved", "closed"} <= set(states.values()), states
+    board = dispatch_board(rt.store, Scope.city())
+    assert board["late"] >= 2 and all(o["position"] for o in board["orders"] if o["order_id"] in created)
+    audit = rt.store.cursor().execute(
+        "select count(distinct target) from audit where origin = 'demo' and action = 'dispatch.create'").fetchall()[0][0]
+    assert audit == len(created)
+    tasks = rt.store.cursor().execute(
+        "select distinct department from dispatch_tasks where list_contains(?, order_id)", [created]).fetchall()
+    assert len(tasks) >= 2
+    for (department,) in tasks:
+        staff = actor_for(rt.pack, f"dept-{department}", "department", [f"department:{department}"])
+        assert work_list(rt.store, staff, view="all"), department
+    pending = rt.store.cursor().execute(
+        "select count(*) from dispatch_tasks where requested_due_at is not null and list_contains(?, order_id)",
+        [created]).fetchall()[0][0]
+    assert pending == 1  # the extension request waiting for the commander
+    request()
