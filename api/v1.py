@@ -197,6 +197,13 @@ def openapi_document(pack) -> dict:
         return {"description": description,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
+    window = [  # the query parameters of a window [start, end)
+        {"name": "start", "in": "query", "required": True, "schema": {"type": "string"},
+         "description": "ISO date/datetime; without an offset in the city's time zone"},
+        {"name": "end", "in": "query", "required": True, "schema": {"type": "string"},
+         "description": "ISO date/datetime, exclusive; the as-of time"},
+    ]
+
     def push(path: str, schema: str, summary: str) -> dict:
         result = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/PushResult"}}}}
         return {
@@ -267,10 +274,7 @@ def openapi_document(pack) -> dict:
                     "parameters": [
                         {"name": "level", "in": "query", "required": True, "schema": {"type": "string"},
                          "description": "city, department or a level of the city pack"},
-                        {"name": "start", "in": "query", "required": True, "schema": {"type": "string"},
-                         "description": "ISO date/datetime; without an offset in the city's time zone"},
-                        {"name": "end", "in": "query", "required": True, "schema": {"type": "string"},
-                         "description": "ISO date/datetime, exclusive; the as-of time"},
+                        *window,
                         {"name": "indicators", "in": "query", "required": False, "schema": {"type": "string"},
                          "description": "comma-separated indicator ids (default: all)"},
                         {"name": "compare", "in": "query", "required": False, "schema": {"type": "string"},
@@ -294,10 +298,7 @@ def openapi_document(pack) -> dict:
                     "tags": ["indicators"],
                     "security": [{"bearerAuth": []}],
                     "parameters": [
-                        {"name": "start", "in": "query", "required": True, "schema": {"type": "string"},
-                         "description": "ISO date/datetime; without an offset in the city's time zone"},
-                        {"name": "end", "in": "query", "required": True, "schema": {"type": "string"},
-                         "description": "ISO date/datetime, exclusive; the as-of time"},
+                        *window,
                         {"name": "level", "in": "query", "required": False, "schema": {"type": "string"},
                          "description": "a level of the city pack (default: the one below the caller's scope)"},
                     ],

@@ -82,19 +82,6 @@ group by unit_id
 """
 
 
-def _p95(values):
-    return float(np.percentile(values, 95))
-
-
-def _timed(fn, runs):
-    times = []
-    for i in range(runs):
-        started = time.perf_counter()
-        fn(i)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
 def _ours(rows) -> dict:
     """compute() rows -> {unit: (stats...)} with counts for the non-empty units."""
     out: dict = {}
@@ -143,7 +130,7 @@ def _frame_answer(rows) -> dict:
 
 
 def run():
-    from bench.run import Result
+    from bench.run import Result, p95, timed
     from datasources.citypack import load_pack
     from datasources.runtime import sync_pack
     from datasources.store import Store
@@ -162,7 +149,7 @@ def run():
             cur.execute(CELLS)
             cur.execute(GENERATE, {"n": N, "t0": NOW - SPAN, "span_us": int(SPAN.total_seconds() * 1e6), "now": NOW})
         print(f"  generated {N:,} cases in {time.perf_counter() - started:.1f} s", flush=True)
-        rebuild = _timed(lambda i: store.rebuild_case_facts(), 1)
+        rebuild = timed(lambda i: store.rebuild_case_facts(), 1)
         print(f"  facts rebuilt from scratch in {min(rebuild):.0f} ms", flush=True)
         districts = [u for u in pack.level("district").units.unit_id]
 
@@ -183,12 +170,12 @@ def run():
         # The facts answer what the full definition answers.
         assert _ours(overview(0)) == _frame_answer(raw(1, 0, [], 0)), "overview from facts differs from the raw scan"
         overview(1), drill(1)  # warm
-        overview_ms = _timed(overview, RUNS)
-        overview_raw_ms = _timed(lambda i: raw(1, 0, [], i), 10)
-        drill_ms = _timed(drill, RUNS)
-        drill_raw_ms = _timed(lambda i: raw(2, 1, [districts[i % len(districts)]], 0), 10)
-        print(f"  overview p95 {_p95(overview_ms):.1f} ms (raw {statistics.median(overview_raw_ms):.0f}), "
-              f"drill p95 {_p95(drill_ms):.1f} ms (raw {statistics.median(drill_raw_ms):.0f})", flush=True)
+        overview_ms = timed(overview, RUNS)
+        overview_raw_ms = timed(lambda i: raw(1, 0, [], i), 10)
+        drill_ms = timed(drill, RUNS)
+        drill_raw_ms = timed(lambda i: raw(2, 1, [districts[i % len(districts)]], 0), 10)
+        print(f"  overview p95 {p95(overview_ms):.1f} ms (raw {statistics.median(overview_raw_ms):.0f}), "
+              f"drill p95 {p95(drill_ms):.1f} ms (raw {statistics.median(drill_raw_ms):.0f})", flush=True)
 
         # polars / pandas: the same drill from an in-memory frame of every case.
         import polars as pl
@@ -204,8 +191,8 @@ def run():
         ours = _ours(compute(store, pack, Scope(level_index=1, unit_ids=(district,)), "grid", start, end, case_ids))
         assert _frame_answer(_drill_polars(frame_pl, district, start, end).rows()) == ours, "polars answer differs"
         assert _frame_answer(_drill_pandas(frame_pd, district, start, end).itertuples()) == ours, "pandas answer differs"
-        polars_ms = _timed(lambda i: _drill_polars(frame_pl, districts[i % len(districts)], start, end), 10)
-        pandas_ms = _timed(lambda i: _drill_pandas(frame_pd, districts[i % len(districts)], start, end), 5)
+        polars_ms = timed(lambda i: _drill_polars(frame_pl, districts[i % len(districts)], start, end), 10)
+        pandas_ms = timed(lambda i: _drill_pandas(frame_pd, districts[i % len(districts)], start, end), 5)
         del frame_pl, frame_pd
         print(f"  drill by polars {statistics.median(polars_ms):.0f} ms, pandas {statistics.median(pandas_ms):.0f} ms", flush=True)
 
@@ -255,15 +242,15 @@ def run():
         return statistics.median(values)
 
     return [
-        Result("indicators.overview_p95_ms@10M", round(_p95(overview_ms), 2), "ms",
+        Result("indicators.overview_p95_ms@10M", round(p95(overview_ms), 2), "ms",
                {"name": "duckdb_raw_scan_ms", "value": round(med(overview_raw_ms), 2)}),
-        Result("indicators.drill_p95_ms@10M", round(_p95(drill_ms), 2), "ms",
+        Result("indicators.drill_p95_ms@10M", round(p95(drill_ms), 2), "ms",
                {"name": "duckdb_raw_scan_ms", "value": round(med(drill_raw_ms), 2)}),
         Result("indicators.drill_vs_polars@10M", round(med(polars_ms) / med(drill_ms), 2), "x",
                {"name": "polars_raw_scan_ms", "value": round(med(polars_ms), 2)}),
         Result("indicators.drill_vs_pandas@10M", round(med(pandas_ms) / med(drill_ms), 2), "x",
                {"name": "pandas_raw_scan_ms", "value": round(med(pandas_ms), 2)}),
-        Result("indicators.incremental_refresh_ms@10M", round(_p95(refresh_ms), 2), "ms",
+        Result("indicators.incremental_refresh_ms@10M", round(p95(refresh_ms), 2), "ms",
                {"name": "full_facts_rebuild_ms", "value": round(min(rebuild), 2)}),
-        Result("feeds.case_batch_10k_apply_ms@10M", round(_p95(apply_ms), 2), "ms", None),
+        Result("feeds.case_batch_10k_apply_ms@10M", round(p95(apply_ms), 2), "ms", None),
     ]

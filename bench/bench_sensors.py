@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,19 +54,6 @@ from g
 where hash(d * 1000003 + (k * $step_us) // 21600000000) % 50 <> 0
 order by i
 """
-
-
-def _p95(values):
-    return float(np.percentile(values, 95))
-
-
-def _timed(fn, runs):
-    times = []
-    for i in range(runs):
-        started = time.perf_counter()
-        fn(i)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
 
 
 def _polars(frame, devices, unit_col, units, start, end):
@@ -107,7 +93,7 @@ def _ours(rows) -> dict:
 
 
 def run(n: int = N):
-    from bench.run import Result
+    from bench.run import Result, p95, timed
     from datasources.citypack import load_pack
     from datasources.runtime import sync_pack
     from datasources.store import Store
@@ -141,9 +127,9 @@ def run(n: int = N):
             return compute(store, pack, Scope(level_index=1, unit_ids=(districts[i % len(districts)],)), "grid", *window(i), IDS)
 
         overview(0), drill(0)  # warm
-        overview_ms = _timed(overview, RUNS)
-        drill_ms = _timed(drill, RUNS)
-        print(f"  overview p95 {_p95(overview_ms):.1f} ms, drill p95 {_p95(drill_ms):.1f} ms", flush=True)
+        overview_ms = timed(overview, RUNS)
+        drill_ms = timed(drill, RUNS)
+        print(f"  overview p95 {p95(overview_ms):.1f} ms, drill p95 {p95(drill_ms):.1f} ms", flush=True)
 
         import polars as pl
 
@@ -165,8 +151,8 @@ def run(n: int = N):
             cells = devices.filter(pl.col("district") == d)["cell"].unique().to_list()
             return _polars(frame, devices, "cell", cells, *window(i))
 
-        polars_overview_ms = _timed(lambda i: _polars(frame, devices, "district", districts, *window(i)), 5)
-        polars_drill_ms = _timed(polars_drill, 5)
+        polars_overview_ms = timed(lambda i: _polars(frame, devices, "district", districts, *window(i)), 5)
+        polars_drill_ms = timed(polars_drill, 5)
         del frame
         print(f"  polars overview {statistics.median(polars_overview_ms):.0f} ms, drill {statistics.median(polars_drill_ms):.0f} ms",
               flush=True)
@@ -174,9 +160,9 @@ def run(n: int = N):
 
     label = f"@{n // 1_000_000}M"
     return [
-        Result(f"indicators.sensor_overview_p95_ms{label}", round(_p95(overview_ms), 2), "ms",
+        Result(f"indicators.sensor_overview_p95_ms{label}", round(p95(overview_ms), 2), "ms",
                {"name": "polars_raw_scan_ms", "value": round(statistics.median(polars_overview_ms), 2)}),
-        Result(f"indicators.sensor_drill_p95_ms{label}", round(_p95(drill_ms), 2), "ms",
+        Result(f"indicators.sensor_drill_p95_ms{label}", round(p95(drill_ms), 2), "ms",
                {"name": "polars_raw_scan_ms", "value": round(statistics.median(polars_drill_ms), 2)}),
     ]
 

@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +36,25 @@ class Result:
         out = asdict(self)
         out["ratio"] = None if self.ratio is None else round(self.ratio, 4)
         return out
+
+
+def p95(values) -> float:
+    """95th percentile (linear interpolation) of timings."""
+    ordered = sorted(values)
+    rank = 0.95 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def timed(fn, runs: int) -> list[float]:
+    """Milliseconds of fn(0), fn(1), ... fn(runs - 1)."""
+    times = []
+    for i in range(runs):
+        started = time.perf_counter()
+        fn(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
 
 
 def machine() -> dict:
