@@ -3,8 +3,9 @@ to two departments; each department acknowledges and resolves from its queue; th
 verifies and closes; the cases close and the district's closure rate moves on screen.
 
 Its own console (embedded store, no Redis): department users for every department are added to
-the store before it starts (the demo users cover one department only), and the simulator is
-idle, so the closure rate moves by exactly the cases dispatched.
+the store before it starts (with a password the test knows), and the simulator is idle, so the
+closure rate moves by exactly the cases dispatched. A second flow launches from an alert and from
+a box drawn on the map, then extends and cancels the order on the queue.
 """
 import os
 import re
@@ -174,3 +175,72 @@ def test_commander_dispatches_overdue_cases_departments_resolve_commander_verifi
     assert closed_after == closed_before + len(case_ids), (closed_before, closed_after)
     assert rate_after != rate_before, (rate_before, rate_after, due_before, due_after)
     assert commander.citybrain_external == [] and commander.citybrain_errors == [], commander.citybrain_errors
+
+
+def test_commander_dispatches_from_an_alert_and_an_area_then_extends_and_cancels(browser, dispatch_console):
+    """The overview's other ways in: an alert's dispatch button and a box drawn on the map open the same
+    form; the order records its alert, which follows it. On the queue the commander extends the order
+    (a refusal first, in Chinese) and cancels it with a reason."""
+    import datetime as dt
+
+    url = dispatch_console["url"]
+    page = new_page(browser, url, 1600, 1000)
+    sign_in(page, url, "commander", dispatch_console["commander"])
+    page.goto(url + "/?lang=zh")
+    page.wait_for_selector(".deck-map[data-deck-ready='1']", timeout=30000)
+    button = page.locator(".alert-dispatch").first
+    button.wait_for(timeout=60000)  # the alert job evaluates at start: the short history makes spikes
+    alert_id = button.get_attribute("data-alert")
+    button.click()
+    page.locator("#dispatch-form").wait_for(timeout=15000)
+    assert f"预警 #{alert_id}" in page.locator("#dispatch-origin-line").inner_text()
+    assert page.locator("#dispatch-case-list").inner_text().strip()
+    shot(page, "dispatch-from-alert.png")
+    page.click("#dispatch-submit")
+    created = page.locator("#dispatch-created")
+    created.wait_for(timeout=15000)
+    order_id = created.get_attribute("data-order")
+    page.wait_for_selector(f".alert-item[data-alert='{alert_id}'][data-state='dispatched']", timeout=20000)
+    assert page.locator(f".alert-item[data-alert='{alert_id}'] .alert-dispatch").count() == 0
+
+    # a box drawn over the city centre (the map does not pan meanwhile)
+    page.click("#overview-area-mode")
+    box = page.locator(".deck-map").bounding_box()
+    x, y = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.45
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 80, y + 60, steps=6)
+    page.mouse.move(x + 160, y + 120, steps=6)
+    page.mouse.up()
+    page.wait_for_selector("#dispatch-origin-line:has-text('地图框选区域')", timeout=15000)
+    assert page.locator("#dispatch-case-list").inner_text().strip()
+    shot(page, "dispatch-from-area.png")
+    page.click("#dispatch-cancel")
+    assert page.url.rstrip("/").endswith("?lang=zh") or "/unit/" not in page.url  # picking did not navigate
+
+    # the queue: extend (an earlier deadline is refused, in Chinese), then cancel with a reason
+    page.goto(url + "/queue?lang=zh&view=all")
+    row = page.locator(f".queue-row[data-order='{order_id}']")
+    row.wait_for(timeout=20000)
+    row.locator(".queue-actions input[type=text]").fill("需协调施工单位，申请延期")
+    row.locator("input[type=datetime-local]").fill("2020-01-01T08:00")
+    row.locator("button[data-action='extend']").first.click()
+    page.wait_for_selector(".queue-message .message.error:has-text('新的办结时限须晚于当前时限')", timeout=15000)
+    later = (dt.datetime.now() + dt.timedelta(days=4)).strftime("%Y-%m-%dT%H:%M")
+    row.locator("input[type=datetime-local]").fill(later)
+    version = int(row.get_attribute("data-version"))
+    row.locator("button[data-action='extend']").first.click()
+    page.wait_for_selector(".queue-message .message.ok[data-action='extend']", timeout=15000)
+    page.wait_for_function(
+        f"() => Number(document.querySelector(\".queue-row[data-order='{order_id}']\").dataset.version) > {version}",
+        timeout=15000)
+    shot(page, "dispatch-queue-adjust.png")
+    row.locator(".queue-actions input[type=text]").fill("误报，撤销")
+    row.locator("button[data-action='cancel']").click()
+    page.wait_for_selector(".queue-message .message.ok[data-action='cancel']", timeout=15000)
+    page.wait_for_selector(f".queue-row[data-order='{order_id}'][data-state='cancelled']", timeout=15000)
+
+    # the alert is open again for another dispatch
+    page.goto(url + "/?lang=zh")
+    page.wait_for_selector(f".alert-item[data-alert='{alert_id}'][data-state='acknowledged']", timeout=30000)
+    assert page.citybrain_external == [] and page.citybrain_errors == [], page.citybrain_errors
