@@ -263,7 +263,7 @@ def build_alert_list(alerts: list[dict], lang: str, timezone: str, may_act: bool
             buttons.append(html.Button(i18n.t("alert.ack", lang), className="ack-button", n_clicks=0,
                                        **{"data-alert": str(a["alert_id"])}))
         if may_launch and a["unit_id"] and a["rule"] in DISPATCH_RULES and a["state"] in ("new", "acknowledged"):
-            buttons.append(html.Button(i18n.t("alert.dispatch", lang), className="ack-button alert-dispatch", n_clicks=0,
+            buttons.append(html.Button(i18n.t("alert.dispatch", lang), className="alert-dispatch", n_clicks=0,
                                        **{"data-alert": str(a["alert_id"])}))
         if buttons:
             body.append(html.Div(buttons, className="alert-actions"))
