@@ -14,6 +14,7 @@ arrive; a few devices fall silent for hours so completeness and online rate are 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import statistics
 import sys
 import tempfile
@@ -77,9 +78,8 @@ def _polars(frame, devices, unit_col, units, start, end):
     counts = devs.group_by(unit_col).agg(pl.len().alias("devices"))
     out = counts.join(mean, on=unit_col, how="left").join(exceed, on=unit_col, how="left") \
         .join(online, on=unit_col, how="left").join(captured, on=unit_col, how="left")
-    return {row[unit_col]: (round(row["mean"], 6) if row["mean"] is not None else None, row["exceed"] or 0,
-                            round((row["online"] or 0) / row["devices"], 9),
-                            round((row["captured"] or 0) / (row["devices"] * hours), 9) if hours else None)
+    return {row[unit_col]: (row["mean"], row["exceed"] or 0, (row["online"] or 0) / row["devices"],
+                            (row["captured"] or 0) / (row["devices"] * hours) if hours else None)
             for row in out.iter_rows(named=True)}
 
 
@@ -87,9 +87,15 @@ def _ours(rows) -> dict:
     out: dict = {}
     for row in rows:
         out.setdefault(row["unit_id"], {})[row["indicator"]] = row["value"]
-    return {u: (None if v["pm25_mean"] is None else round(v["pm25_mean"], 6), v["pm25_exceed_hours"],
-                round(v["device_online_rate"], 9), None if v["data_completeness"] is None else round(v["data_completeness"], 9))
-            for u, v in out.items() if v.get("device_online_rate") is not None}
+    return {u: tuple(v[i] for i in IDS) for u, v in out.items() if v.get("device_online_rate") is not None}
+
+
+def _same(ours: dict, theirs: dict) -> list:
+    """Units whose answers differ (floats to 1e-9 relative: sums of 50M values depend on their order)."""
+    def close(a, b):
+        return a == b or (a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9))
+    return [(u, ours.get(u), theirs.get(u)) for u in sorted(set(ours) | set(theirs))
+            if u not in ours or u not in theirs or not all(close(a, b) for a, b in zip(ours[u], theirs[u]))]
 
 
 def run(n: int = N):
@@ -140,10 +146,12 @@ def run(n: int = N):
             .with_columns(pl.col("device_id").cast(pl.Categorical))
         start, end = window(3)
         want = _polars(frame, devices, "district", districts, start, end)
-        assert _ours(overview(3)) == want, "overview differs from polars"
+        differ = _same(_ours(overview(3)), want)
+        assert not differ, f"overview differs from polars: {differ[:3]}"
         district = districts[3]
         cells = devices.filter(pl.col("district") == district)["cell"].unique().to_list()
-        assert _ours(drill(3)) == _polars(frame, devices, "cell", cells, start, end), "drill differs from polars"
+        differ = _same(_ours(drill(3)), _polars(frame, devices, "cell", cells, start, end))
+        assert not differ, f"drill differs from polars: {differ[:3]}"
         assert any(v[1] for v in want.values()) and any(v[3] < 1 for v in want.values()), "degenerate data"
 
         def polars_drill(i):
