@@ -68,7 +68,7 @@ def _polars(frame, devices, unit_col, units, start, end):
     win = frame.filter((pl.col("observed_at") >= start) & (pl.col("observed_at") < end)).join(devs, on="device_id")
     mean = win.group_by(unit_col).agg(pl.col("value").mean().alias("mean"))
     hourly = win.group_by(unit_col, "device_id", pl.col("observed_at").dt.truncate("1h").alias("hour")).agg(
-        pl.col("value").mean().alias("m"))
+        pl.col("value").mean().round(9).alias("m"))
     exceed = hourly.group_by(unit_col).agg((pl.col("m") > 75).sum().alias("exceed"))
     online = frame.filter((pl.col("observed_at") >= end - dt.timedelta(minutes=15)) & (pl.col("observed_at") < end)) \
         .select("device_id").unique().join(devs, on="device_id").group_by(unit_col).agg(pl.len().alias("online"))

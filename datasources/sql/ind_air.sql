@@ -21,7 +21,8 @@ pm25 as (
     where r.metric = 'pm25' and r.value is not null and r.observed_at >= p.t0 and r.observed_at < p.t1
 ),
 pm25_hours as (
-    select device_id, date_trunc('hour', observed_at) as hour, avg(value) as hourly_mean
+    -- rounded to 1e-9: a mean of exactly 75 must not cross the threshold by the order of summation
+    select device_id, date_trunc('hour', observed_at) as hour, round(avg(value), 9) as hourly_mean
     from pm25
     group by all
 ),
