@@ -216,8 +216,6 @@ def acknowledge(store: Store, scope: Scope, alert_id: int, actor: str, role: str
 
 def set_state(store: Store, scope: Scope, alert_id: int, state: str, actor: str, role: str) -> None:
     """Acknowledge / mark dispatched / close an alert the caller can see; audited."""
-    from security.users import audit
-
     if state not in STATES:
         raise ValueError(f"unknown alert state {state!r}")
     if role not in ACT_ROLES:
@@ -225,9 +223,23 @@ def set_state(store: Store, scope: Scope, alert_id: int, state: str, actor: str,
     visible = {row["alert_id"] for row in open_alerts(store, scope)}
     if alert_id not in visible:
         raise PermissionError("no such open alert in your scope")
-    store.execute_write(
+    with store.write_transaction() as cur:
+        write_state(cur, alert_id, state, actor, role, utcnow())
+
+
+def write_state(cur, alert_id: int, state: str, actor: str, role: str, now: dt.datetime, *, closed_by: str = "",
+                detail: str = "", origin: str = "") -> bool:
+    """Set an open alert's state in the caller's write transaction, with its audit row; False if the
+    alert is closed (or gone). Checks none of set_state's rules: the caller has (e.g. a dispatch
+    order launched from the alert, dispatch/service.py)."""
+    from security.users import append_audit
+
+    changed = cur.execute(
         "update alerts set state = $state, closed_at = case when $state = 'closed' then $now end, "
-        "closed_by = case when $state = 'closed' then $actor end where alert_id = $id",
-        {"state": state, "now": utcnow(), "actor": actor, "id": alert_id},
-    )
-    audit(store, actor, role, f"alert_{state}", target=str(alert_id))
+        "closed_by = case when $state = 'closed' then $by end where alert_id = $id and state <> 'closed' "
+        "returning alert_id",
+        {"state": state, "now": now, "by": closed_by or actor, "id": alert_id},
+    ).fetchall()
+    if changed:
+        append_audit(cur, now, actor, role, f"alert_{state}", str(alert_id), detail, origin)
+    return bool(changed)

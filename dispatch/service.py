@@ -236,19 +236,10 @@ def _follow_alert(cur, order: Order, events: list[Event], actor: Actor, now: dt.
     state = next((ALERT_FOLLOWS[e.action] for e in events if e.action in ALERT_FOLLOWS), None)
     if order.alert_id is None or state is None:
         return
-    changed = cur.execute(
-        "update alerts set state = $state, closed_at = case when $state = 'closed' then $now end, "
-        "closed_by = case when $state = 'closed' then $by end "
-        "where alert_id = $id and state <> 'closed' returning alert_id",
-        {"state": state, "now": now, "by": f"dispatch:{order.order_id}", "id": order.alert_id},
-    ).fetchall()
-    if changed:
-        cur.execute(
-            "insert into audit (at_utc, actor, role, action, target, detail, origin) "
-            "values ($at, $actor, $role, $action, $target, $detail, 'dispatch')",
-            {"at": now, "actor": actor.name, "role": actor.role, "action": f"alert_{state}",
-             "target": str(order.alert_id), "detail": order.order_id},
-        )
+    from alerts.engine import write_state
+
+    write_state(cur, order.alert_id, state, actor.name, actor.role, now, closed_by=f"dispatch:{order.order_id}",
+                detail=order.order_id, origin="dispatch")
 
 
 def _previous(store: Store, command_id: str, actor: Actor) -> tuple[int, dict] | None:

@@ -118,9 +118,16 @@ def authenticate(store: Store, name: str, password: str, now: dt.datetime | None
 
 def audit(store: Store, actor: str, role: str, action: str, target: str = "", detail: str = "", origin: str = "") -> None:
     """Append one audit row (never updated or deleted through the application)."""
-    store.execute_write(
+    with store.write_transaction() as cur:
+        append_audit(cur, utcnow(), actor, role, action, target, detail, origin)
+
+
+def append_audit(cur, at: dt.datetime, actor: str, role: str, action: str, target: str = "", detail: str = "",
+                 origin: str = "") -> None:
+    """audit() inside the caller's write transaction (a command and its audit row commit together)."""
+    cur.execute(
         "insert into audit (at_utc, actor, role, action, target, detail, origin) values ($at, $actor, $role, $action, $target, $detail, $origin)",
-        {"at": utcnow(), "actor": actor, "role": role, "action": action, "target": target, "detail": detail, "origin": origin},
+        {"at": at, "actor": actor, "role": role, "action": action, "target": target, "detail": detail, "origin": origin},
     )
 
 
