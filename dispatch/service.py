@@ -42,6 +42,7 @@ from dispatch.states import (
     transition,
 )
 from security.scope import Scope
+from security.users import append_audit
 
 MAX_TITLE = 200
 MAX_TEXT = 4000
@@ -210,12 +211,8 @@ def _write(store: Store, before: Order | None, after: Order, events: list[Event]
                 [[after.order_id, after.version, now, actor.name, actor.role, e.action, e.department or None,
                   e.from_state, e.to_state, e.order_from, e.order_to, e.note or None] for e in events],
             )
-        cur.execute(
-            "insert into audit (at_utc, actor, role, action, target, detail, origin) "
-            "values ($at, $actor, $role, $action, $target, $detail, $origin)",
-            {"at": now, "actor": actor.name, "role": actor.role, "action": f"dispatch.{action}",
-             "target": after.order_id, "detail": _audit_detail(after, events, note), "origin": origin},
-        )
+        append_audit(cur, now, actor.name, actor.role, f"dispatch.{action}", after.order_id,
+                     _audit_detail(after, events, note), origin)
         if command_id:
             cur.execute(
                 "insert into dispatch_commands values ($cid, $id, $action, $actor, $status, $result, $at)",
