@@ -15,10 +15,14 @@ device_units as (
            case when $level_index = 0 then $city_id else unit_ids[$level_index] end as unit_id
     from scoped_devices($scope_level, $scope_units)
 ),
-pm25 as (
-    select r.device_id, r.observed_at, r.value
+-- the window's valid readings, read once for pm25 and for completeness (whole hours lie inside W)
+valid as (
+    select r.device_id, r.metric, r.observed_at, r.value
     from scoped_readings($scope_level, $scope_units) r, p
-    where r.metric = 'pm25' and r.value is not null and r.observed_at >= p.t0 and r.observed_at < p.t1
+    where r.value is not null and r.observed_at >= p.t0 and r.observed_at < p.t1
+),
+pm25 as (
+    select device_id, observed_at, value from valid where metric = 'pm25'
 ),
 pm25_hours as (
     -- rounded to 1e-9: a mean of exactly 75 must not cross the threshold by the order of summation
@@ -32,9 +36,9 @@ online as (
     where r.observed_at >= p.t1 - interval 15 minute and r.observed_at < p.t1
 ),
 hours_with_data as (
-    select distinct r.device_id, date_trunc('hour', r.observed_at) as hour
-    from scoped_readings($scope_level, $scope_units) r, p
-    where r.value is not null and r.observed_at >= p.h0 and r.observed_at < p.h1
+    select distinct v.device_id, date_trunc('hour', v.observed_at) as hour
+    from valid v, p
+    where v.observed_at >= p.h0 and v.observed_at < p.h1
 ),
 completeness_by_unit as (
     select d.unit_id, count(*) as device_hours_with_data
