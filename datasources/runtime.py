@@ -69,7 +69,7 @@ def reference_tables(pack: CityPack) -> dict[str, pa.Table]:
             preserve_index=False,
         ),
         "services": pa.Table.from_pandas(
-            pack.services[SERVICE_COLUMNS].astype({"time_limit_minutes": float}), preserve_index=False,
+            pack.services[SERVICE_COLUMNS], preserve_index=False,
             schema=pa.schema([("service_code", pa.string()), ("name_zh", pa.string()), ("name_en", pa.string()),
                               ("time_limit_minutes", pa.float64())])),
     }
