@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,7 +64,6 @@ _ROLLUP_DELTA = (
        from _levels where closed_at is null group by all order by 1, 3
        on conflict (level_index, unit_id, day, due_day) do update set n = n + excluded.n""",
     "drop table _levels",
-    "drop table _delta",
 )
 
 
@@ -97,6 +97,17 @@ _FACT_INSERTS = (
     *_ROLLUP_DELTA,
     "drop table _facts",
 )
+# The batch's fact delta as the in-memory case index (indicators/caseindex.py) takes it: times in
+# epoch microseconds, a missing close or due time as the largest int64.
+_INDEX_DELTA = """
+    select d.sign, k.key_id, epoch_us(d.reported_at) as reported_us,
+           coalesce(epoch_us(d.closed_at), 9223372036854775807) as closed_us,
+           coalesce(epoch_us(d.due_at), 9223372036854775807) as due_us
+    from _delta d join case_keys k
+      on k.unit_ids is not distinct from d.unit_ids and k.department is not distinct from d.department
+"""
+# Fact deltas kept for readers catching up (Store.case_fact_changes); older ones mean a rebuild.
+FACT_LOG_BATCHES = 256
 _CLEAR_FACTS = ("delete from case_rollup", "delete from case_rollup_hist", "delete from case_rollup_open",
                 "delete from case_facts_open", "delete from case_facts_closed", "delete from case_keys")
 # Every stored case as new (no old values): the full recompute goes through the same inserts.
@@ -106,6 +117,7 @@ _REBUILD_FACTS = (
                {", ".join(f"null as _old_{n}" for n in FACT_COLUMNS)}
         from cases""",
     *_FACT_INSERTS,
+    "drop table _delta",
 )
 
 
@@ -170,10 +182,19 @@ class Store:
         self._version_changed = threading.Condition()
         self._listeners: list[Callable[[int], None]] = []
         self.last_facts_refresh_ms = 0.0
+        # What readers holding derived copies of the case facts need to catch up (case_fact_changes).
+        self.case_index_days = 70  # indicators/caseindex.py: days of facts kept in memory (0 = off)
+        self._facts_lock = threading.Lock()
+        self._facts_log: deque = deque()
+        self._facts_epoch = 0
+        self._pending_facts = None
+        self._version = self._facts_floor = 0  # read below, once the migrations made the tables
         if not read_only:
             self.migrate()
         self._columns = self._read_columns()
         self._version = self._read_version()
+        self._facts_floor = self._version  # changes at or before this version are not in the log
+        self.reference_version = self._version  # moves with every commit of reference data (units, ...)
 
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:
@@ -216,6 +237,27 @@ class Store:
                 with self._locked_transaction() as cur:
                     for sql in statements:
                         cur.execute(sql)
+            with self._facts_lock:  # key ids are renumbered: derived copies start again
+                self._facts_epoch += 1
+                self._facts_log.clear()
+                self._facts_floor = self._version
+
+    def case_fact_changes(self, after: int, epoch: int) -> tuple[int, list[tuple[int, dict]]] | None:
+        """The case fact deltas committed after version `after`, for a reader's derived copy.
+
+        Returns (version covered, [(version, delta)...]) with each delta a dict of numpy arrays
+        (sign: -1 a case's old facts, +1 its new ones; key_id; reported_us, closed_us, due_us), or
+        None when the log no longer reaches back to `after` or the facts were rebuilt since `epoch`
+        (the reader rebuilds its copy). Versions without case changes have no entry.
+        """
+        with self._facts_lock:
+            if epoch != self._facts_epoch or after < self._facts_floor:
+                return None
+            return self._version, [(v, d) for v, d in self._facts_log if v > after]
+
+    @property
+    def facts_epoch(self) -> int:
+        return self._facts_epoch
 
     def _read_columns(self) -> dict[str, list[tuple[str, str]]]:
         rows = self._con.execute(
@@ -317,7 +359,14 @@ class Store:
         """
         spec = TABLES[kind]
         quarantined = list(quarantined)
-        with self._transaction() as cur:
+        with self._write_lock:
+            return self._apply_locked(spec, feed, batch, quarantined, origin)
+
+    def _apply_locked(self, spec, feed, batch, quarantined, origin) -> ApplyResult:
+        # The version moves (and the fact delta is published) before the lock is released, so the
+        # next batch numbers its commit after this one.
+        self._pending_facts = None
+        with self._locked_transaction() as cur:
             version = self._version + 1
             accepted = updated = 0
             newest = None
@@ -343,6 +392,12 @@ class Store:
                 """,
                 {"feed": feed, "newest": newest, "now": now, "n": accepted + updated, "q": len(quarantined)},
             )
+            pending, self._pending_facts = self._pending_facts, None
+        if pending is not None:
+            with self._facts_lock:
+                self._facts_log.append((version, pending))
+                while len(self._facts_log) > FACT_LOG_BATCHES:
+                    self._facts_floor = self._facts_log.popleft()[0]
         self._bump(version)
         return ApplyResult(accepted, updated, len(quarantined), version)
 
@@ -459,6 +514,8 @@ class Store:
             )
         for sql in _FACT_INSERTS:
             cur.execute(sql)
+        self._pending_facts = cur.execute(_INDEX_DELTA).fetchnumpy()
+        cur.execute("drop table _delta")
 
     def _quarantine(self, cur, feed: str, origin: str | None, rows: list[tuple[str, str]]) -> None:
         now = utcnow()
@@ -510,6 +567,7 @@ class Store:
                 "insert into commits values (?, ?, 'reference', ?, 0, 0)",
                 [version, utcnow(), sum(t.num_rows for t in tables.values())],
             )
+        self.reference_version = version
         self._bump(version)
         return version
 

@@ -14,6 +14,7 @@ import math
 import zoneinfo
 
 from datasources import gateway
+from indicators import caseindex
 from indicators.catalog import Indicator, catalog, get
 
 ROW_COLUMNS = ("indicator", "level", "unit_id", "value", "numerator", "denominator")
@@ -65,9 +66,7 @@ def _select(indicators) -> list[Indicator]:
 
 
 def _number(value):
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value
+    return value if value == value else None  # NaN (a missing median or mean) as None
 
 
 def _rollup_serves(scope, kind: str, level_index: int, finest: int) -> bool:
@@ -84,6 +83,16 @@ def _rollup_serves(scope, kind: str, level_index: int, finest: int) -> bool:
     if kind == "pack":
         return level_index < finest and (scope.level_index == 0 or scope.level_index <= level_index)
     return scope.level_index == 0
+
+
+def _case_rows(store, pack, scope, kind: str, params: dict) -> list[dict]:
+    """The case indicators per unit: from the in-memory case index when the window is recent
+    enough (indicators/caseindex.py), else from the rollups or the narrow facts in DuckDB."""
+    rows = caseindex.case_rows(store, scope, **params)
+    if rows is not None:
+        return rows
+    source = "ind_cases_rollup" if _rollup_serves(scope, kind, params["level_index"], len(pack.levels)) else "ind_cases"
+    return gateway.query_rows(store, source, scope, **params)
 
 
 def compute(store, pack, scope, level: str, start: dt.datetime, end: dt.datetime,
@@ -103,21 +112,22 @@ def compute(store, pack, scope, level: str, start: dt.datetime, end: dt.datetime
         params = {"level_index": level_index, "city_id": pack.id, "start": start, "end": end}
         if sql in ("ind_cases", "ind_workflow"):
             params["by_department"] = by_department
-        source = sql
-        if sql == "ind_cases" and _rollup_serves(scope, kind, level_index, len(pack.levels)):
-            source = "ind_cases_rollup"
-        results[sql] = gateway.query_rows(store, source, scope, **params)
+        if sql == "ind_cases":
+            results[sql] = _case_rows(store, pack, scope, kind, params)
+        else:
+            results[sql] = gateway.query_rows(store, sql, scope, **params)
     rows = []
     for ind in wanted:
-        for unit in results[ind.sql]:
-            rows.append({
-                "indicator": ind.id,
-                "level": level,
-                "unit_id": unit["unit_id"],
-                "value": _number(unit[ind.column]),
-                "numerator": _number(unit[ind.numerator_column]) if ind.is_ratio else None,
-                "denominator": _number(unit[ind.denominator_column]) if ind.is_ratio else None,
-            })
+        ident, column = ind.id, ind.column
+        num, den = (ind.numerator_column, ind.denominator_column) if ind.is_ratio else (None, None)
+        rows.extend({
+            "indicator": ident,
+            "level": level,
+            "unit_id": unit["unit_id"],
+            "value": _number(unit[column]),
+            "numerator": _number(unit[num]) if num else None,
+            "denominator": _number(unit[den]) if den else None,
+        } for unit in results[ind.sql])
     return rows
 
 

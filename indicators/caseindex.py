@@ -1,0 +1,470 @@
+"""The case indicators of any recent window in milliseconds: an in-memory index of the case facts.
+
+    rows = case_rows(store, scope, level_index=2, by_department=False, city_id="beijing", start=t0, end=t1)
+    # None when the index cannot answer (window starts before its horizon, or it is off): use SQL
+
+The narrow case facts (migration 012) of the last `store.case_index_days` days, plus every case
+still open or closed since then, are held as numpy arrays per coarsest-level unit ("partition"),
+once sorted by report time (the window) and once by close time (the backlog at as-of). A query
+takes its partitions' slices by binary search and counts with bincount; medians are exact (the
+middle values of each unit's close durations). Any window [t0, t1) with t0 at or after the horizon
+is answered exactly: every case reported in it, and every case open at t1, is in the index.
+
+The index follows the writer: each batch's fact delta (Store.case_fact_changes) is applied before
+the next read, so a read never sees older data than the store's data version says; if the log does
+not reach back (another process wrote, the facts were rebuilt) the index is rebuilt from DuckDB.
+
+The scope is applied here, where the data is read: a key (unit path, department) counts only if
+the scope's rule (scoped_case_keys, migration 012) admits it, and the units answered for come from
+indicator_units (migration 016) through the gateway. tests/sql/test_case_index.py proves the
+answers equal the SQL paths for random windows, levels, scopes and batches.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from datasources import gateway
+from security.scope import Scope
+
+INF = np.iinfo(np.int64).max
+_EPOCH = dt.datetime(1970, 1, 1)
+_US_PER_HOUR = 3600e6
+
+
+def _us(t: dt.datetime) -> int:
+    return (t - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+class _Keys:
+    """Case keys (migration 012) as code arrays indexed by key_id: units per level, department, partition."""
+
+    def __init__(self, table, partitions: dict):
+        ids = table.column("key_id").to_numpy()
+        paths = table.column("unit_ids").to_pylist()
+        departments = table.column("department").to_pylist()
+        size = int(ids.max()) + 1 if len(ids) else 1
+        depth = max((len(p) for p in paths if p), default=0)
+        self.size = size
+        self.known = np.zeros(size, bool)
+        self.known[ids] = True
+        self.memo: dict = {}  # query shape -> _Plan
+        self.levels: dict[int, tuple[np.ndarray, list[str], dict[str, int]]] = {}
+        for li in range(1, depth + 1):
+            self.levels[li] = _codes(ids, [p[li - 1] if p and len(p) >= li else None for p in paths], size)
+        self.departments = _codes(ids, departments, size)
+        self.part = np.zeros(size, np.int32)
+        for key, path in zip(ids.tolist(), paths):
+            top = path[0] if path else None
+            self.part[key] = partitions.setdefault(top, len(partitions))
+        self.n_parts = len(partitions)
+        # key ids grouped by partition, and where each partition's run starts
+        self.by_part = ids[np.argsort(self.part[ids], kind="stable")]
+        self.part_starts = np.flatnonzero(np.diff(self.part[self.by_part], prepend=-1))
+
+    def level(self, li: int) -> tuple[np.ndarray, list[str], dict[str, int]]:
+        return self.levels.get(li) or (np.full(self.size, -1, np.int32), [], {})
+
+
+def _codes(ids: np.ndarray, values: list, size: int) -> tuple[np.ndarray, list[str], dict[str, int]]:
+    """(code per key_id, -1 for none; the names; name -> code)."""
+    names = sorted({v for v in values if v is not None})
+    lookup = {name: i for i, name in enumerate(names)}
+    codes = np.full(size, -1, np.int32)
+    codes[ids] = [lookup.get(v, -1) if v is not None else -1 for v in values]
+    return codes, names, lookup
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One partition's facts, twice: sorted by report time (k, r, c, d) and by close time (k2, r2, c2, d2)."""
+    k: np.ndarray
+    r: np.ndarray
+    c: np.ndarray
+    d: np.ndarray
+    k2: np.ndarray
+    r2: np.ndarray
+    c2: np.ndarray
+    d2: np.ndarray
+
+    @classmethod
+    def of(cls, k, r, c, d) -> "_Part":
+        by_report = np.lexsort((c, r))
+        by_close = np.lexsort((r, c))
+        return cls(k[by_report], r[by_report], c[by_report], d[by_report],
+                   k[by_close], r[by_close], c[by_close], d[by_close])
+
+    @classmethod
+    def empty(cls) -> "_Part":
+        return cls.of(np.empty(0, np.int32), *(np.empty(0, np.int64) for _ in range(3)))
+
+    def changed(self, gone: tuple, added: tuple) -> "_Part":
+        """This partition without the facts `gone` and with `added` (each (k, r, c, d) arrays)."""
+        k, r, c, d = _without((self.k, self.r, self.c, self.d), 1, gone)
+        k2, r2, c2, d2 = _without((self.k2, self.r2, self.c2, self.d2), 2, gone)
+        ak, ar, ac, ad = added
+        order = np.argsort(ar, kind="stable")
+        at = np.searchsorted(r, ar[order], side="right")
+        k, r, c, d = (np.insert(a, at, v[order]) for a, v in ((k, ak), (r, ar), (c, ac), (d, ad)))
+        order = np.argsort(ac, kind="stable")
+        at = np.searchsorted(c2, ac[order], side="right")
+        k2, r2, c2, d2 = (np.insert(a, at, v[order]) for a, v in ((k2, ak), (r2, ar), (c2, ac), (d2, ad)))
+        return _Part(k, r, c, d, k2, r2, c2, d2)
+
+
+def _without(arrays: tuple, by: int, gone: tuple) -> tuple:
+    """`arrays` (k, r, c, d), sorted by arrays[by], without one equal row per fact (k, r, c, d) in `gone`.
+
+    Facts are a multiset: two cases with equal facts count the same, so removing either is exact.
+    """
+    if not len(gone[0]):
+        return arrays
+    key, n = arrays[by], len(arrays[by])
+    at = np.searchsorted(key, gone[by], side="left")
+    probe = np.minimum(at, max(n - 1, 0))
+    hit = at < n
+    for a, g in zip(arrays, gone):
+        hit &= a[probe] == g
+    drop = set()
+    for i in np.flatnonzero(hit).tolist():
+        if int(at[i]) not in drop:
+            drop.add(int(at[i]))
+        else:
+            hit[i] = False
+    for i in np.flatnonzero(~hit).tolist():  # ties on the sort key: look along the run
+        want = tuple(int(g[i]) for g in gone)
+        j = int(at[i])
+        while j < n and key[j] == want[by]:
+            if j not in drop and all(int(a[j]) == w for a, w in zip(arrays, want)):
+                drop.add(j)
+                break
+            j += 1
+        else:
+            raise _Drift("a changed case's old facts are not in the index")
+        if j >= n or key[j] != want[by]:
+            raise _Drift("a changed case's old facts are not in the index")
+    drop = np.fromiter(drop, np.int64, len(drop))
+    return tuple(np.delete(a, drop) for a in arrays)
+
+
+class _Drift(RuntimeError):
+    """The index and the store disagree: rebuild."""
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    version: int
+    epoch: int
+    horizon_us: int
+    keys: _Keys
+    partitions: dict  # top unit id (or None) -> partition code
+    parts: tuple  # _Part per partition code
+
+
+_INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_LOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_GUARD = threading.Lock()
+
+
+def _build(store, days: int) -> _Snapshot:
+    """Read the keys and the recent facts in one DuckDB transaction (one snapshot, one version)."""
+    city = Scope.city()
+    cur = store.cursor()
+    cur.execute("begin transaction")
+    try:
+        state = gateway.query_rows(store, "case_index_state", city)[0]
+        newest = state["newest"]
+        horizon = newest - dt.timedelta(days=days) if newest is not None else _EPOCH
+        keys_table = gateway.query(store, "case_index_keys", city)
+        facts = gateway.query(store, "case_index_facts", city, horizon=horizon)
+    finally:
+        cur.execute("commit")
+    partitions: dict = {}
+    keys = _Keys(keys_table, partitions)
+    k = facts.column("key_id").to_numpy().astype(np.int32)
+    r, c, d = (facts.column(n).to_numpy().astype(np.int64) for n in ("reported_us", "closed_us", "due_us"))
+    part = keys.part[k]
+    parts = []
+    for p in range(len(partitions)):
+        m = part == p
+        parts.append(_Part.of(k[m], r[m], c[m], d[m]))
+    return _Snapshot(state["version"], store.facts_epoch, _us(horizon), keys, partitions, tuple(parts))
+
+
+def _catch_up(store, snap: _Snapshot, covered: int, changes: list) -> _Snapshot:
+    """The snapshot with the writer's fact deltas since its version applied."""
+    if not changes:
+        return _Snapshot(covered, snap.epoch, snap.horizon_us, snap.keys, snap.partitions, snap.parts)
+    delta = {n: np.concatenate([d[n] for _, d in changes]) for n in ("sign", "key_id", "reported_us", "closed_us", "due_us")}
+    keys, partitions = snap.keys, dict(snap.partitions)
+    if len(delta["key_id"]) and int(delta["key_id"].max()) >= keys.size:
+        keys = _Keys(gateway.query(store, "case_index_keys", Scope.city()), partitions)
+    k = delta["key_id"].astype(np.int32)
+    r, c, d = (delta[n].astype(np.int64) for n in ("reported_us", "closed_us", "due_us"))
+    kept = (r >= snap.horizon_us) | (c >= snap.horizon_us)  # the index's own rule (migration 019)
+    sign = delta["sign"]
+    part = keys.part[k]
+    parts = list(snap.parts) + [_Part.empty() for _ in range(len(partitions) - len(snap.parts))]
+    for p in np.unique(part[kept]).tolist():
+        gone = kept & (part == p) & (sign < 0)
+        added = kept & (part == p) & (sign > 0)
+        parts[p] = parts[p].changed((k[gone], r[gone], c[gone], d[gone]), (k[added], r[added], c[added], d[added]))
+    return _Snapshot(covered, snap.epoch, snap.horizon_us, keys, partitions, tuple(parts))
+
+
+def _current(store) -> _Snapshot | None:
+    """The store's index at its current data version (built or caught up first); None when off."""
+    days = getattr(store, "case_index_days", 0)
+    if days <= 0:
+        return None
+    with _GUARD:
+        lock = _LOCKS.setdefault(store, threading.Lock())
+    with lock:
+        snap = _INDEXES.get(store)
+        if snap is not None and snap.version == store.data_version and snap.epoch == store.facts_epoch:
+            return snap
+        changes = store.case_fact_changes(snap.version, snap.epoch) if snap is not None else None
+        try:
+            snap = _catch_up(store, snap, *changes) if changes is not None else _build(store, days)
+        except _Drift:
+            snap = _build(store, days)
+        _INDEXES[store] = snap
+        return snap
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a query shape (scope, level) reads, from the keys alone (memoised per key set)."""
+    target: np.ndarray  # unit code per key_id; -1: not admitted by the scope or no unit at the level
+    names: list
+    lookup: dict  # name -> unit code
+    partitions: list  # partition codes holding admitted keys
+    lone: np.ndarray  # per partition: its one unit code when every key in it counts there, else -1
+    whole: np.ndarray  # per partition: every key in it counts somewhere (no per-row filter)
+
+
+def _plan(keys: _Keys, scope: Scope, level_index: int, by_department: bool) -> _Plan:
+    memo_key = (scope.level_index, scope.unit_ids, scope.department, level_index, by_department)
+    plan = keys.memo.get(memo_key)
+    if plan is not None:
+        return plan
+    if by_department:
+        target, names, lookup = keys.departments
+    elif level_index == 0:
+        target, names, lookup = np.zeros(keys.size, np.int32), [""], {"": 0}
+    else:
+        target, names, lookup = keys.level(level_index)
+    admitted = keys.known.copy()
+    if scope.level_index > 0:
+        codes, _, scope_lookup = keys.level(scope.level_index)
+        admitted &= np.isin(codes, [scope_lookup[u] for u in scope.unit_ids if u in scope_lookup])
+    if scope.department:
+        codes, _, dept_lookup = keys.departments
+        admitted &= codes == dept_lookup.get(scope.department, -2)
+    # units renumbered 0..m-1 over those the scope's keys reach, so per-unit arrays stay small
+    used = np.unique(target[admitted & (target >= 0)])
+    dense = np.full(len(names) + 1, -1, np.int32)
+    dense[used] = np.arange(len(used), dtype=np.int32)
+    target = np.where(admitted, dense[target], -1)  # target -1 maps to dense[-1] = -1
+    names = [names[i] for i in used.tolist()]
+    lookup = {name: i for i, name in enumerate(names)}
+    counted = target >= 0
+    lone = np.full(keys.n_parts, -1)
+    whole = np.zeros(keys.n_parts, bool)
+    if len(keys.by_part):
+        code = target[keys.by_part]
+        lo, hi = np.minimum.reduceat(code, keys.part_starts), np.maximum.reduceat(code, keys.part_starts)
+        runs = keys.part[keys.by_part[keys.part_starts]]
+        lone[runs] = np.where((lo == hi) & (lo >= 0), lo, -1)
+        whole[runs] = lo >= 0
+    plan = _Plan(target, names, lookup, np.unique(keys.part[counted]).tolist(), lone, whole)
+    if len(keys.memo) >= 256:
+        keys.memo.clear()
+    keys.memo[memo_key] = plan
+    return plan
+
+
+_FLAG_BITS = (("cases_closed", 1), ("cases_due", 2), ("cases_closed_on_time", 4))
+_COUNTS = ("cases_reported", "cases_closed", "cases_due", "cases_closed_on_time", "open_backlog", "overdue_open")
+
+
+def _joined(arrays: list) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _median(values: np.ndarray) -> float:
+    """The median of int64 microseconds, in hours, as DuckDB's median interpolates the middle two."""
+    if not len(values):
+        return float("nan")
+    m = (len(values) - 1) // 2, len(values) // 2
+    picked = np.partition(values, m)
+    a, b = picked[m[0]] / _US_PER_HOUR, picked[m[1]] / _US_PER_HOUR
+    return a + (b - a) * 0.5
+
+
+def _medians(groups: np.ndarray, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per group, the median of `values` (int64 microseconds) in hours; NaN for empty groups."""
+    out = np.full(len(counts), np.nan)
+    if not len(values):
+        return out
+    if len(counts) <= 64:  # few large groups (districts, the city): select within each group
+        order = np.argsort(groups.astype(np.int16), kind="stable")
+        ordered = values[order]
+        ends = np.cumsum(counts)
+        for g in np.flatnonzero(counts).tolist():
+            out[g] = _median(ordered[ends[g] - counts[g]:ends[g]])
+        return out
+    # Many small groups (grid cells): a histogram of 256 equal buckets per group finds the bucket of
+    # each middle rank; only the values in those buckets are sorted (ranks k and k+1 lie in one
+    # bucket or in two neighbouring non-empty ones).
+    lo = int(values.min())
+    span = int(values.max()) - lo
+    shift = max(span.bit_length() - 8, 0)
+    width = (span >> shift) + 1
+    bucket = (values - lo) >> shift
+    n = len(counts)
+    hist = np.bincount(groups.astype(np.int64) * width + bucket, minlength=n * width).reshape(n, width)
+    upto = hist.cumsum(axis=1)
+    has = counts > 0
+    ranks = ((counts - 1) // 2, counts // 2)
+    first = (upto > ranks[0][:, None]).argmax(axis=1)
+    second = (upto > ranks[1][:, None]).argmax(axis=1)
+    below = upto[np.arange(n), first] - hist[np.arange(n), first]
+    chosen = (bucket == first[groups]) | (bucket == second[groups])
+    cg, cv = groups[chosen].astype(np.int64), values[chosen] - lo
+    bits = max(span, 1).bit_length()
+    if bits + max(n, 1).bit_length() <= 62:
+        ordered = (np.sort((cg << bits) | cv) & ((1 << bits) - 1)) + lo
+    else:
+        ordered = cv[np.lexsort((cv, cg))] + lo
+    kept = np.bincount(cg, minlength=n)
+    starts = np.cumsum(kept) - kept
+    a = ordered[(starts + ranks[0] - below)[has]] / _US_PER_HOUR
+    b = ordered[(starts + ranks[1] - below)[has]] / _US_PER_HOUR
+    out[has] = a + (b - a) * 0.5
+    return out
+
+
+def case_stats(store, scope: Scope, level_index: int, by_department: bool,
+               start: dt.datetime, end: dt.datetime) -> tuple[_Plan, dict] | None:
+    """The query's plan (unit names and codes) and numpy columns of the case indicators (CONTRACT §6)
+    for window [start, end).
+
+    Columns (one value per unit code): cases_reported, cases_closed, cases_due, cases_closed_on_time,
+    open_backlog, overdue_open (counts) and median_close_hours (NaN when nothing closed). None when
+    the index is off or the window starts before its horizon.
+    """
+    snap = _current(store)
+    t0, t1 = _us(start), _us(end)
+    if snap is None or t0 < snap.horizon_us:
+        return None
+    plan = _plan(snap.keys, scope, level_index, by_department)
+    target, n = plan.target, len(plan.names)
+    cols = {name: np.zeros(n, np.int64) for name in _COUNTS}
+    chunks: dict[int, list] = {}  # unit code -> close durations, from partitions wholly in one unit
+    grouped_g, grouped_v = [], []  # (unit codes, close durations) from the other partitions
+    for p in plan.partitions:
+        if p >= len(snap.parts):
+            continue
+        part = snap.parts[p]
+        a, b = np.searchsorted(part.r, (t0, t1)).tolist()
+        r, c, d = part.r[a:b], part.c[a:b], part.d[a:b]
+        closed = c <= t1
+        due = closed | (d <= t1)
+        on_time = closed & (d != INF) & (c <= d)
+        lone = int(plan.lone[p])
+        if lone >= 0:  # e.g. a district's facts at the district level: plain counts
+            cols["cases_reported"][lone] += b - a
+            cols["cases_closed"][lone] += np.count_nonzero(closed)
+            cols["cases_due"][lone] += np.count_nonzero(due)
+            cols["cases_closed_on_time"][lone] += np.count_nonzero(on_time)
+            chunks.setdefault(lone, []).append((c - r)[closed])
+        else:
+            g = target[part.k[a:b]]
+            if not plan.whole[p]:
+                keep = g >= 0
+                g, r, c, closed, due, on_time = g[keep], r[keep], c[keep], closed[keep], due[keep], on_time[keep]
+            # one bincount over (unit, flags): bit 0 closed, bit 1 due, bit 2 closed on time
+            tally = np.bincount(g * 8 + closed + (due << 1) + (on_time << 2), minlength=8 * n).reshape(n, 8)
+            cols["cases_reported"] += tally.sum(axis=1)
+            for name, bit in _FLAG_BITS:
+                cols[name] += tally[:, [f for f in range(8) if f & bit]].sum(axis=1)
+            grouped_g.append(g[closed])
+            grouped_v.append((c - r)[closed])
+        e = int(np.searchsorted(part.c2, t1, side="right"))
+        g = target[part.k2[e:]]
+        keep = (g >= 0) & (part.r2[e:] < t1)
+        cols["open_backlog"] += np.bincount(g[keep], minlength=n)
+        cols["overdue_open"] += np.bincount(g[keep & (part.d2[e:] < t1)], minlength=n)
+    if grouped_g:
+        for unit, parts in chunks.items():
+            grouped_g.extend(np.full(len(v), unit, np.int32) for v in parts)
+            grouped_v.extend(parts)
+        cols["median_close_hours"] = _medians(_joined(grouped_g), _joined(grouped_v), cols["cases_closed"])
+    else:
+        medians = np.full(n, np.nan)
+        for unit, parts in chunks.items():
+            medians[unit] = _median(parts[0] if len(parts) == 1 else np.concatenate(parts))
+        cols["median_close_hours"] = medians
+    return plan, cols
+
+
+_UNITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _units(store, scope: Scope, level_index: int, by_department: bool, city_id: str) -> list[str]:
+    """The units the caller's scope answers for (indicator_units.sql), kept until reference data changes."""
+    key = (store.reference_version, scope, level_index, by_department, city_id)
+    with _GUARD:
+        memo = _UNITS.setdefault(store, {})
+        units = memo.get(key)
+    if units is None:
+        units = gateway.query(store, "indicator_units", scope, level_index=level_index, by_department=by_department,
+                              city_id=city_id).column("unit_id").to_pylist()
+        with _GUARD:
+            if len(memo) >= 256 or any(k[0] != key[0] for k in memo):
+                memo.clear()
+            memo[key] = units
+    return units
+
+
+def case_rows(store, scope: Scope, *, level_index: int, by_department: bool, city_id: str,
+              start: dt.datetime, end: dt.datetime) -> list[dict] | None:
+    """The rows ind_cases.sql returns (same columns, units, order), from the index; None: use SQL."""
+    stats = case_stats(store, scope, level_index, by_department, start, end)
+    if stats is None:
+        return None
+    plan, columns = stats
+    code = {city_id: 0} if level_index == 0 and not by_department else plan.lookup
+    wanted = _units(store, scope, level_index, by_department, city_id)
+    if by_department:
+        active = (columns["cases_reported"] > 0) | (columns["open_backlog"] > 0)
+        wanted = sorted(set(wanted) | {plan.names[i] for i in np.flatnonzero(active).tolist()})
+    lists = {n: v.tolist() for n, v in columns.items()}
+    rows = []
+    for unit in wanted:
+        i = code.get(unit)
+        if i is None:
+            rows.append({"unit_id": unit, "cases_reported": 0, "cases_closed": 0, "cases_due": 0,
+                         "cases_closed_on_time": 0, "closure_rate": None, "on_time_closure_rate": None,
+                         "open_backlog": 0, "overdue_open": 0, "median_close_hours": None})
+            continue
+        due = lists["cases_due"][i]
+        median = lists["median_close_hours"][i]
+        rows.append({
+            "unit_id": unit,
+            "cases_reported": lists["cases_reported"][i],
+            "cases_closed": lists["cases_closed"][i],
+            "cases_due": due,
+            "cases_closed_on_time": lists["cases_closed_on_time"][i],
+            "closure_rate": lists["cases_closed"][i] / due if due else None,
+            "on_time_closure_rate": lists["cases_closed_on_time"][i] / due if due else None,
+            "open_backlog": lists["open_backlog"][i],
+            "overdue_open": lists["overdue_open"][i],
+            "median_close_hours": None if median != median else median,
+        })
+    return rows
