@@ -39,6 +39,7 @@ def _store(settings: Settings, pack=None):
 
     try:
         store = Store(settings.db_path)
+        store.case_index_days = settings.case_index_days
     except duckdb.IOException as exc:
         raise CommandError(f"cannot open {settings.db_path} (is `serve` running on it?): {exc}") from None
     try:

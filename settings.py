@@ -34,6 +34,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("feed_red_s", "CITYBRAIN_FEED_RED_S", 600, "A feed with no new record for this many seconds shows red."),
     Setting("case_feed_amber_s", "CITYBRAIN_CASE_FEED_AMBER_S", 1800, "The cases feed (irregular by nature) shows amber after this many seconds without a new case."),
     Setting("case_feed_red_s", "CITYBRAIN_CASE_FEED_RED_S", 7200, "The cases feed shows red after this many seconds without a new case."),
+    Setting("case_index_days", "CITYBRAIN_CASE_INDEX_DAYS", 70, "Days of case facts the in-memory case index holds (indicators/caseindex.py; about 56 bytes per case); windows starting earlier are computed by DuckDB. 0 = off."),
     Setting("alert_interval_s", "CITYBRAIN_ALERT_INTERVAL_S", 30, "Seconds between evaluations of the early-warning rules in `serve` (0 = off)."),
     Setting("poll_ms", "CITYBRAIN_POLL_MS", 2000, "How often an open console checks the data version (one light request)."),
     Setting("demo", "CITYBRAIN_DEMO", False, "Demo mode (`make run`): demo users per role printed at start; visitors not signed in see the read-only wall view."),
@@ -73,6 +74,7 @@ class Settings:
     feed_red_s: int
     case_feed_amber_s: int
     case_feed_red_s: int
+    case_index_days: int
     alert_interval_s: int
     poll_ms: int
     demo: bool

@@ -99,6 +99,7 @@ def _redis_publisher(url: str):
 def open_runtime(settings: Settings, *, simulate: bool | None = None, start_threads: bool = True) -> Runtime:
     pack = load_pack(settings.city)
     store = Store(settings.db_path)
+    store.case_index_days = settings.case_index_days
     sync_pack(store, pack)
     runtime = Runtime(settings, pack, store)
     if settings.redis_url:

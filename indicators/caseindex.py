@@ -163,6 +163,10 @@ class _Snapshot:
     keys: _Keys
     partitions: dict  # top unit id (or None) -> partition code
     parts: tuple  # _Part per partition code
+    built_version: int  # the version it was last read whole from DuckDB at
+
+    def caught_up(self, version: int, keys: _Keys, partitions: dict, parts) -> "_Snapshot":
+        return _Snapshot(version, self.epoch, self.horizon_us, keys, partitions, tuple(parts), self.built_version)
 
 
 _INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -192,13 +196,13 @@ def _build(store, days: int) -> _Snapshot:
     for p in range(len(partitions)):
         m = part == p
         parts.append(_Part.of(k[m], r[m], c[m], d[m]))
-    return _Snapshot(state["version"], store.facts_epoch, _us(horizon), keys, partitions, tuple(parts))
+    return _Snapshot(state["version"], store.facts_epoch, _us(horizon), keys, partitions, tuple(parts), state["version"])
 
 
 def _catch_up(store, snap: _Snapshot, covered: int, changes: list) -> _Snapshot:
     """The snapshot with the writer's fact deltas since its version applied."""
     if not changes:
-        return _Snapshot(covered, snap.epoch, snap.horizon_us, snap.keys, snap.partitions, snap.parts)
+        return snap.caught_up(covered, snap.keys, snap.partitions, snap.parts)
     delta = {n: np.concatenate([d[n] for _, d in changes]) for n in ("sign", "key_id", "reported_us", "closed_us", "due_us")}
     keys, partitions = snap.keys, dict(snap.partitions)
     if len(delta["key_id"]) and int(delta["key_id"].max()) >= keys.size:
@@ -213,7 +217,7 @@ def _catch_up(store, snap: _Snapshot, covered: int, changes: list) -> _Snapshot:
         gone = kept & (part == p) & (sign < 0)
         added = kept & (part == p) & (sign > 0)
         parts[p] = parts[p].changed((k[gone], r[gone], c[gone], d[gone]), (k[added], r[added], c[added], d[added]))
-    return _Snapshot(covered, snap.epoch, snap.horizon_us, keys, partitions, tuple(parts))
+    return snap.caught_up(covered, keys, partitions, parts)
 
 
 def _current(store) -> _Snapshot | None:
@@ -234,6 +238,18 @@ def _current(store) -> _Snapshot | None:
             snap = _build(store, days)
         _INDEXES[store] = snap
         return snap
+
+
+def info(store) -> dict | None:
+    """The store's index brought up to date: its version, the version it was last built at, its
+    horizon, rows (cases held) and bytes; None when off."""
+    snap = _current(store)
+    if snap is None:
+        return None
+    arrays = [a for part in snap.parts for a in vars(part).values()]
+    return {"version": snap.version, "built_version": snap.built_version,
+            "horizon": _EPOCH + dt.timedelta(microseconds=snap.horizon_us),
+            "rows": sum(len(part.r) for part in snap.parts), "bytes": sum(a.nbytes for a in arrays)}
 
 
 @dataclass(frozen=True)

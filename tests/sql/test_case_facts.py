@@ -1,7 +1,7 @@
 """The writer's narrow case facts (migration 012) stay equal to a full recompute from the cases.
 
 Random batches of new cases, closures, re-openings, moves between units and departments, due date
-changes and late records (reported long ago) are applied through Store.apply; after every batch
+changes (some cases have none) and late records (reported long ago) are applied through Store.apply; after every batch
 the facts equal a rebuild from scratch, and the indicators read from the facts equal the
 case_flags definition (migration 011) that lineage lists, for several windows and levels.
 """
@@ -37,7 +37,7 @@ def _batch(rng, known: dict, n: int) -> pa.Table:
             elif change == "department":
                 row["department"] = rng.choice(DEPARTMENTS)
             elif change == "due":
-                row["due_at"] = row["reported_at"] + dt.timedelta(hours=rng.randrange(1, 200))
+                row["due_at"] = None if rng.random() < 0.2 else row["reported_at"] + dt.timedelta(hours=rng.randrange(1, 200))
             else:
                 row["status"] = "processing" if row["status"] != "closed" else "closed"
         else:
@@ -46,7 +46,7 @@ def _batch(rng, known: dict, n: int) -> pa.Table:
             closed = reported + dt.timedelta(hours=rng.randrange(1, 300)) if rng.random() < 0.6 else None
             row = {"case_id": case_id, "reported_at": reported, "category": "noise",
                    "status": "closed" if closed else "accepted", "closed_at": closed,
-                   "due_at": reported + dt.timedelta(hours=rng.choice([24, 72, 168])),
+                   "due_at": None if rng.random() < 0.1 else reported + dt.timedelta(hours=rng.choice([24, 72, 168])),
                    "department": rng.choice(DEPARTMENTS), "unit_ids": rng.choice(UNITS)}
         rows.append(row)
     for row in rows:
