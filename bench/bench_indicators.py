@@ -3,20 +3,25 @@
 Data: 10M cases generated deterministically in DuckDB (hash of the row number: no randomness)
 over the 365 days before NOW, 12 departments, skewed closing times, 2% never closed; written into
 a real store file, then the writer's narrow case facts (migration 012) and rollups (migration 015)
-are built. The overview (districts) reads the rollups, the drill (grid cells, the pack's finest
-level) the facts: indicators/compute.py `_rollup_serves` says why.
+are built, and the in-memory case index (indicators/caseindex.py, the last 70 days of facts) from
+them. Windows starting within the index's horizon are answered from it (both timed paths below);
+the DuckDB-only path (rollups for the overview, facts for the drill: indicators/compute.py
+`_rollup_serves`) is timed too and printed for reference (`case_index_days = 0`).
 
 - `indicators.overview_p95_ms@10M`: every case indicator, 30-day window, per district, through
   indicators.compute.compute (the console's path); baseline: the same numbers by DuckDB raw scan
   over every case (the case_flags definition, what ind_cases.sql did before the facts).
 - `indicators.drill_p95_ms@10M`: every case indicator, 30-day window, the grid cells of one
-  district (a district leader's scope), districts taken in turn; baseline: DuckDB raw scan.
+  district (a district leader's scope), districts taken in turn and the window shifted by an hour
+  each time (no two reads alike); baseline: DuckDB raw scan.
 - `indicators.drill_vs_polars@10M`, `indicators.drill_vs_pandas@10M`: the same drill answer by
   raw scan of an in-memory frame of the cases (polars / pandas); value = their median time / our
   median time. The answers are checked equal to ours before timing.
-- `indicators.incremental_refresh_ms@10M`: the writer's refresh of facts and rollups for a
-  10k-record batch (7,000 new cases + 3,000 closures), p95 of 5 batches; baseline: rebuilding
-  them from scratch. `feeds.case_batch_10k_apply_ms@10M` is the whole Store.apply of such a batch (upsert
+- `indicators.incremental_refresh_ms@10M`: for a 10k-record batch (7,000 new cases + 3,000
+  closures), the writer's refresh of facts and rollups plus the case index catching up with the
+  batch's delta (what the next read waits for), p95 of 5 batches; baseline: rebuilding them from
+  scratch. `indicators.case_index_build_ms@10M`: reading the index whole from DuckDB (at start,
+  or when it cannot catch up), reported without a baseline. `feeds.case_batch_10k_apply_ms@10M` is the whole Store.apply of such a batch (upsert
   into the 10M-row cases table included), reported without a baseline.
 """
 from __future__ import annotations
@@ -134,6 +139,7 @@ def run():
     from datasources.citypack import load_pack
     from datasources.runtime import sync_pack
     from datasources.store import Store
+    from indicators import caseindex
     from indicators.compute import compute
     from security.scope import Scope
 
@@ -151,6 +157,10 @@ def run():
         print(f"  generated {N:,} cases in {time.perf_counter() - started:.1f} s", flush=True)
         rebuild = timed(lambda i: store.rebuild_case_facts(), 1)
         print(f"  facts rebuilt from scratch in {min(rebuild):.0f} ms", flush=True)
+        build_ms = timed(lambda i: caseindex.info(store), 1)
+        index = caseindex.info(store)
+        print(f"  case index built in {build_ms[0]:.0f} ms: {index['rows']:,} cases since {index['horizon']:%Y-%m-%d}, "
+              f"{index['bytes'] / 2**20:.0f} MiB", flush=True)
         districts = [u for u in pack.level("district").units.unit_id]
 
         def overview(i):
@@ -159,7 +169,7 @@ def run():
 
         def drill(i):
             return compute(store, pack, Scope(level_index=1, unit_ids=(districts[i % len(districts)],)), "grid",
-                           start, end, case_ids)
+                           start - dt.timedelta(hours=i), end - dt.timedelta(hours=i), case_ids)
 
         cur = store.cursor()
 
@@ -176,6 +186,12 @@ def run():
         drill_raw_ms = timed(lambda i: raw(2, 1, [districts[i % len(districts)]], 0), 10)
         print(f"  overview p95 {p95(overview_ms):.1f} ms (raw {statistics.median(overview_raw_ms):.0f}), "
               f"drill p95 {p95(drill_ms):.1f} ms (raw {statistics.median(drill_raw_ms):.0f})", flush=True)
+        store.case_index_days = 0  # the DuckDB-only path, for reference
+        assert _ours(overview(0)) == _frame_answer(raw(1, 0, [], 0)), "overview from the rollups differs"
+        overview_sql_ms, drill_sql_ms = timed(overview, RUNS // 2), timed(drill, RUNS // 2)
+        store.case_index_days = 70
+        print(f"  without the case index: overview p95 {p95(overview_sql_ms):.1f} ms, drill p95 {p95(drill_sql_ms):.1f} ms",
+              flush=True)
 
         # polars / pandas: the same drill from an in-memory frame of every case.
         import polars as pl
@@ -197,7 +213,7 @@ def run():
         print(f"  drill by polars {statistics.median(polars_ms):.0f} ms, pandas {statistics.median(pandas_ms):.0f} ms", flush=True)
 
         # Incremental refresh: 10k-record batches (7,000 new cases + 3,000 closures of open ones).
-        refresh_ms, apply_ms = [], []
+        refresh_ms, apply_ms, writer_ms, catch_up_ms = [], [], [], []
         open_ids = [r[0] for r in cur.execute("select case_id from case_facts_open order by case_id limit 15000").fetchall()]
         rng = np.random.default_rng(4)
         cells = cur.execute("select parent_id, unit_id from units where level = 'grid' order by unit_id").fetchall()
@@ -230,12 +246,16 @@ def run():
             started = time.perf_counter()
             result = store.apply("cases", "cases", batch)
             apply_ms.append((time.perf_counter() - started) * 1000)
-            refresh_ms.append(store.last_facts_refresh_ms)
+            writer_ms.append(store.last_facts_refresh_ms)
+            catch_up_ms.append(timed(lambda i: caseindex.info(store), 1)[0])
+            refresh_ms.append(writer_ms[-1] + catch_up_ms[-1])
+            assert caseindex.info(store)["built_version"] == index["built_version"], "the index was rebuilt, not caught up"
             assert (result.accepted, result.updated) == (7000, 3000), result
         after = _ours(overview(0))
         store.rebuild_case_facts()
         assert _ours(overview(0)) == after, "incremental facts differ from a rebuild after the batches"
-        print(f"  10k batch: facts refresh {refresh_ms} ms, whole apply {[round(x) for x in apply_ms]} ms", flush=True)
+        print(f"  10k batch: writer facts refresh {[round(x) for x in writer_ms]} ms + index catch-up "
+              f"{[round(x) for x in catch_up_ms]} ms, whole apply {[round(x) for x in apply_ms]} ms", flush=True)
         store.close()
 
     def med(values):
@@ -253,4 +273,7 @@ def run():
         Result("indicators.incremental_refresh_ms@10M", round(p95(refresh_ms), 2), "ms",
                {"name": "full_facts_rebuild_ms", "value": round(min(rebuild), 2)}),
         Result("feeds.case_batch_10k_apply_ms@10M", round(p95(apply_ms), 2), "ms", None),
+        Result("indicators.case_index_build_ms@10M", round(build_ms[0], 2), "ms", None),
+        Result("indicators.overview_duckdb_only_p95_ms@10M", round(p95(overview_sql_ms), 2), "ms", None),
+        Result("indicators.drill_duckdb_only_p95_ms@10M", round(p95(drill_sql_ms), 2), "ms", None),
     ]

@@ -106,8 +106,10 @@ _INDEX_DELTA = """
     from _delta d join case_keys k
       on k.unit_ids is not distinct from d.unit_ids and k.department is not distinct from d.department
 """
-# Fact deltas kept for readers catching up (Store.case_fact_changes); older ones mean a rebuild.
+# Fact deltas kept for readers catching up (Store.case_fact_changes), at most this many batches
+# and rows (about 40 bytes a row); a reader further behind rebuilds its copy.
 FACT_LOG_BATCHES = 256
+FACT_LOG_ROWS = 1_000_000
 _CLEAR_FACTS = ("delete from case_rollup", "delete from case_rollup_hist", "delete from case_rollup_open",
                 "delete from case_facts_open", "delete from case_facts_closed", "delete from case_keys")
 # Every stored case as new (no old values): the full recompute goes through the same inserts.
@@ -186,6 +188,7 @@ class Store:
         self.case_index_days = 70  # indicators/caseindex.py: days of facts kept in memory (0 = off)
         self._facts_lock = threading.Lock()
         self._facts_log: deque = deque()
+        self._facts_log_rows = 0
         self._facts_epoch = 0
         self._pending_facts = None
         self._version = self._facts_floor = 0  # read below, once the migrations made the tables
@@ -240,6 +243,7 @@ class Store:
             with self._facts_lock:  # key ids are renumbered: derived copies start again
                 self._facts_epoch += 1
                 self._facts_log.clear()
+                self._facts_log_rows = 0
                 self._facts_floor = self._version
 
     def case_fact_changes(self, after: int, epoch: int) -> tuple[int, list[tuple[int, dict]]] | None:
@@ -396,8 +400,10 @@ class Store:
         if pending is not None:
             with self._facts_lock:
                 self._facts_log.append((version, pending))
-                while len(self._facts_log) > FACT_LOG_BATCHES:
-                    self._facts_floor = self._facts_log.popleft()[0]
+                self._facts_log_rows += len(pending["sign"])
+                while len(self._facts_log) > FACT_LOG_BATCHES or self._facts_log_rows > FACT_LOG_ROWS:
+                    self._facts_floor, dropped = self._facts_log.popleft()
+                    self._facts_log_rows -= len(dropped["sign"])
         self._bump(version)
         return ApplyResult(accepted, updated, len(quarantined), version)
 

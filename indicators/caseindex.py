@@ -81,7 +81,8 @@ def _codes(ids: np.ndarray, values: list, size: int) -> tuple[np.ndarray, list[s
 
 @dataclass(frozen=True)
 class _Part:
-    """One partition's facts, twice: sorted by report time (k, r, c, d) and by close time (k2, r2, c2, d2)."""
+    """One partition's facts: all by report time (k, r, c, d: the window), the closed ones by close
+    time (k2, r2, c2, d2) and the open ones by report time (ko, ro, do): the backlog at as-of."""
     k: np.ndarray
     r: np.ndarray
     c: np.ndarray
@@ -90,65 +91,117 @@ class _Part:
     r2: np.ndarray
     c2: np.ndarray
     d2: np.ndarray
+    ko: np.ndarray
+    ro: np.ndarray
+    do: np.ndarray
 
     @classmethod
     def of(cls, k, r, c, d) -> "_Part":
-        by_report = np.lexsort((c, r))
-        by_close = np.lexsort((r, c))
-        return cls(k[by_report], r[by_report], c[by_report], d[by_report],
-                   k[by_close], r[by_close], c[by_close], d[by_close])
+        by_report = np.argsort(r, kind="stable")
+        closed = np.flatnonzero(c != INF)
+        by_close = closed[np.argsort(c[closed], kind="stable")]
+        still_open = np.flatnonzero(c == INF)
+        still_open = still_open[np.argsort(r[still_open], kind="stable")]
+        return cls(*(a[by_report] for a in (k, r, c, d)), *(a[by_close] for a in (k, r, c, d)),
+                   *(a[still_open] for a in (k, r, d)))
 
     @classmethod
     def empty(cls) -> "_Part":
         return cls.of(np.empty(0, np.int32), *(np.empty(0, np.int64) for _ in range(3)))
 
     def changed(self, gone: tuple, added: tuple) -> "_Part":
-        """This partition without the facts `gone` and with `added` (each (k, r, c, d) arrays)."""
-        k, r, c, d = _without((self.k, self.r, self.c, self.d), 1, gone)
-        k2, r2, c2, d2 = _without((self.k2, self.r2, self.c2, self.d2), 2, gone)
-        ak, ar, ac, ad = added
-        order = np.argsort(ar, kind="stable")
-        at = np.searchsorted(r, ar[order], side="right")
-        k, r, c, d = (np.insert(a, at, v[order]) for a, v in ((k, ak), (r, ar), (c, ac), (d, ad)))
-        order = np.argsort(ac, kind="stable")
-        at = np.searchsorted(c2, ac[order], side="right")
-        k2, r2, c2, d2 = (np.insert(a, at, v[order]) for a, v in ((k2, ak), (r2, ar), (c2, ac), (d2, ad)))
-        return _Part(k, r, c, d, k2, r2, c2, d2)
+        """This partition without the facts `gone` and with `added` (each (k, r, c, d) arrays).
+
+        New arrays, never written in place: readers holding the previous snapshot keep theirs.
+        """
+        # A closure (or re-opening) changes only the close time: in the report-time order, rewrite it
+        # in a copy instead of deleting and inserting (the costly part of a batch).
+        gi, ai = _pairs(gone, added)
+        rest_gone = np.ones(len(gone[0]), bool)
+        rest_gone[gi] = False
+        rest_added = np.ones(len(added[0]), bool)
+        rest_added[ai] = False
+        k, r, c, d = self.k, self.r, self.c, self.d
+        if len(gi):
+            c = c.copy()
+            c[_find((k, r, self.c, d), 1, tuple(g[gi] for g in gone))] = added[2][ai]
+        by_report = _with(_without((k, r, c, d), 1, tuple(g[rest_gone] for g in gone)),
+                          1, tuple(a[rest_added] for a in added))
+        gone_open = gone[2] == INF
+        add_open = added[2] == INF
+        by_close = _with(_without((self.k2, self.r2, self.c2, self.d2), 2, tuple(g[~gone_open] for g in gone)),
+                         2, tuple(a[~add_open] for a in added))
+        still_open = _with(_without((self.ko, self.ro, self.do), 1, tuple(gone[i][gone_open] for i in (0, 1, 3))),
+                           1, tuple(added[i][add_open] for i in (0, 1, 3)))
+        return _Part(*by_report, *by_close, *still_open)
+
+
+def _pairs(gone: tuple, added: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into gone, into added) of facts equal but for the close time, each used once."""
+    if not len(gone[0]) or not len(added[0]):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    waiting: dict = {}
+    for i, fact in enumerate(zip(gone[0].tolist(), gone[1].tolist(), gone[3].tolist())):
+        waiting.setdefault(fact, []).append(i)
+    gi, ai = [], []
+    for j, fact in enumerate(zip(added[0].tolist(), added[1].tolist(), added[3].tolist())):
+        match = waiting.get(fact)
+        if match:
+            gi.append(match.pop())
+            ai.append(j)
+    return np.array(gi, np.int64), np.array(ai, np.int64)
+
+
+def _with(arrays: tuple, by: int, added: tuple) -> tuple:
+    """`arrays`, sorted by arrays[by], with the rows `added` inserted in order. New cases land near
+    the end (recent report and close times): the head before the first insertion is copied whole."""
+    if not len(added[0]):
+        return arrays
+    order = np.argsort(added[by], kind="stable")
+    at = np.searchsorted(arrays[by], added[by][order], side="right")
+    head = int(at[0])
+    return tuple(np.concatenate((a[:head], np.insert(a[head:], at - head, v[order]))) for a, v in zip(arrays, added))
 
 
 def _without(arrays: tuple, by: int, gone: tuple) -> tuple:
-    """`arrays` (k, r, c, d), sorted by arrays[by], without one equal row per fact (k, r, c, d) in `gone`.
-
-    Facts are a multiset: two cases with equal facts count the same, so removing either is exact.
-    """
+    """`arrays`, sorted by arrays[by], without one equal row for each row of `gone` (same columns)."""
     if not len(gone[0]):
         return arrays
+    drop = _find(arrays, by, gone)
+    return tuple(np.delete(a, drop) for a in arrays)
+
+
+def _find(arrays: tuple, by: int, gone: tuple) -> np.ndarray:
+    """Distinct positions of one row equal to each row of `gone` in `arrays`, sorted by arrays[by].
+
+    Facts are a multiset: two cases with equal facts count the same, so either one will do.
+    """
     key, n = arrays[by], len(arrays[by])
+    if not n:
+        raise _Drift("a changed case's old facts are not in the index")
     at = np.searchsorted(key, gone[by], side="left")
-    probe = np.minimum(at, max(n - 1, 0))
+    probe = np.minimum(at, n - 1)
     hit = at < n
     for a, g in zip(arrays, gone):
         hit &= a[probe] == g
-    drop = set()
-    for i in np.flatnonzero(hit).tolist():
-        if int(at[i]) not in drop:
-            drop.add(int(at[i]))
-        else:
-            hit[i] = False
-    for i in np.flatnonzero(~hit).tolist():  # ties on the sort key: look along the run
-        want = tuple(int(g[i]) for g in gone)
-        j = int(at[i])
-        while j < n and key[j] == want[by]:
-            if j not in drop and all(int(a[j]) == w for a, w in zip(arrays, want)):
-                drop.add(j)
-                break
-            j += 1
-        else:
+    found = np.full(len(at), -1, np.int64)
+    taken = set()
+    for i in np.flatnonzero(hit).tolist():  # the usual case: the first row with that time is the one
+        if int(at[i]) not in taken:
+            taken.add(int(at[i]))
+            found[i] = at[i]
+    for i in np.flatnonzero(found < 0).tolist():  # equal times: search the run of them
+        lo = int(at[i])
+        hi = int(np.searchsorted(key, gone[by][i], side="right"))
+        same = np.ones(hi - lo, bool)
+        for a, g in zip(arrays, gone):
+            same &= a[lo:hi] == g[i]
+        rows = [j for j in (lo + np.flatnonzero(same)).tolist() if j not in taken]
+        if not rows:
             raise _Drift("a changed case's old facts are not in the index")
-        if j >= n or key[j] != want[by]:
-            raise _Drift("a changed case's old facts are not in the index")
-    drop = np.fromiter(drop, np.int64, len(drop))
-    return tuple(np.delete(a, drop) for a in arrays)
+        taken.add(rows[0])
+        found[i] = rows[0]
+    return found
 
 
 class _Drift(RuntimeError):
@@ -164,9 +217,11 @@ class _Snapshot:
     partitions: dict  # top unit id (or None) -> partition code
     parts: tuple  # _Part per partition code
     built_version: int  # the version it was last read whole from DuckDB at
+    days: int  # store.case_index_days it was built for
 
     def caught_up(self, version: int, keys: _Keys, partitions: dict, parts) -> "_Snapshot":
-        return _Snapshot(version, self.epoch, self.horizon_us, keys, partitions, tuple(parts), self.built_version)
+        return _Snapshot(version, self.epoch, self.horizon_us, keys, partitions, tuple(parts), self.built_version,
+                         self.days)
 
 
 _INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -196,7 +251,8 @@ def _build(store, days: int) -> _Snapshot:
     for p in range(len(partitions)):
         m = part == p
         parts.append(_Part.of(k[m], r[m], c[m], d[m]))
-    return _Snapshot(state["version"], store.facts_epoch, _us(horizon), keys, partitions, tuple(parts), state["version"])
+    return _Snapshot(state["version"], store.facts_epoch, _us(horizon), keys, partitions, tuple(parts),
+                     state["version"], days)
 
 
 def _catch_up(store, snap: _Snapshot, covered: int, changes: list) -> _Snapshot:
@@ -229,6 +285,8 @@ def _current(store) -> _Snapshot | None:
         lock = _LOCKS.setdefault(store, threading.Lock())
     with lock:
         snap = _INDEXES.get(store)
+        if snap is not None and snap.days != days:
+            snap = None
         if snap is not None and snap.version == store.data_version and snap.epoch == store.facts_epoch:
             return snap
         changes = store.case_fact_changes(snap.version, snap.epoch) if snap is not None else None
@@ -411,11 +469,14 @@ def case_stats(store, scope: Scope, level_index: int, by_department: bool,
                 cols[name] += tally[:, [f for f in range(8) if f & bit]].sum(axis=1)
             grouped_g.append(g[closed])
             grouped_v.append((c - r)[closed])
+        # the backlog at t1: open now and reported before t1, or closed after t1 and reported before
         e = int(np.searchsorted(part.c2, t1, side="right"))
-        g = target[part.k2[e:]]
-        keep = (g >= 0) & (part.r2[e:] < t1)
+        o = int(np.searchsorted(part.ro, t1))
+        g = np.concatenate((target[part.ko[:o]], target[part.k2[e:]]))
+        keep = (g >= 0) & np.concatenate((np.ones(o, bool), part.r2[e:] < t1))
+        late = np.concatenate((part.do[:o], part.d2[e:])) < t1
         cols["open_backlog"] += np.bincount(g[keep], minlength=n)
-        cols["overdue_open"] += np.bincount(g[keep & (part.d2[e:] < t1)], minlength=n)
+        cols["overdue_open"] += np.bincount(g[keep & late], minlength=n)
     if grouped_g:
         for unit, parts in chunks.items():
             grouped_g.extend(np.full(len(v), unit, np.int32) for v in parts)
