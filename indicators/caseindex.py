@@ -13,6 +13,8 @@ is answered exactly: every case reported in it, and every case open at t1, is in
 The index follows the writer: each batch's fact delta (Store.case_fact_changes) is applied before
 the next read, so a read never sees older data than the store's data version says; if the log does
 not reach back (another process wrote, the facts were rebuilt) the index is rebuilt from DuckDB.
+Deltas are applied in place (a closure rewrites a close time, new cases go near the end of buffers
+with room to grow) under a write lock; reads hold a read lock, so none sees half a batch.
 
 The scope is applied here, where the data is read: a key (unit path, department) counts only if
 the scope's rule (scoped_case_keys, migration 012) admits it, and the units answered for come from
@@ -24,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,99 +44,154 @@ def _us(t: dt.datetime) -> int:
 
 
 class _Keys:
-    """Case keys (migration 012) as code arrays indexed by key_id: units per level, department, partition."""
+    """Case keys (migration 012) as code arrays indexed by key_id: units per level, department and
+    partition. Keys are only ever appended (new ids); codes, once given, stay."""
 
-    def __init__(self, table, partitions: dict):
-        ids = table.column("key_id").to_numpy()
-        paths = table.column("unit_ids").to_pylist()
-        departments = table.column("department").to_pylist()
-        size = int(ids.max()) + 1 if len(ids) else 1
-        depth = max((len(p) for p in paths if p), default=0)
-        self.size = size
-        self.known = np.zeros(size, bool)
-        self.known[ids] = True
-        self.memo: dict = {}  # query shape -> _Plan
+    def __init__(self, partitions: dict):
+        self.partitions = partitions  # top unit id (or None) -> partition code, shared with the state
+        self.size = 0
+        self.known = np.zeros(0, bool)
+        self.part = np.zeros(0, np.int32)
         self.levels: dict[int, tuple[np.ndarray, list[str], dict[str, int]]] = {}
+        self.departments = (np.zeros(0, np.int32), [], {})
+        self.memo: dict = {}  # query shape -> _Plan
+
+    def extend(self, table) -> None:
+        """Add the keys in `table` (key_id, unit_ids, department), new ids only."""
+        ids = table.column("key_id").to_numpy()
+        if not len(ids):
+            return
+        paths = table.column("unit_ids").to_pylist()
+        size = max(self.size, int(ids.max()) + 1)
+        grow = size - self.size
+        self.known = np.concatenate((self.known, np.zeros(grow, bool)))
+        self.known[ids] = True
+        depth = max((len(p) for p in paths if p), default=0)
         for li in range(1, depth + 1):
-            self.levels[li] = _codes(ids, [p[li - 1] if p and len(p) >= li else None for p in paths], size)
-        self.departments = _codes(ids, departments, size)
-        self.part = np.zeros(size, np.int32)
-        for key, path in zip(ids.tolist(), paths):
-            top = path[0] if path else None
-            self.part[key] = partitions.setdefault(top, len(partitions))
-        self.n_parts = len(partitions)
+            self.levels.setdefault(li, (np.zeros(0, np.int32), [], {}))
+        for li, (codes, names, lookup) in self.levels.items():
+            values = [p[li - 1] if p and len(p) >= li else None for p in paths]
+            self.levels[li] = (_coded(codes, grow, ids, values, names, lookup), names, lookup)
+        codes, names, lookup = self.departments
+        self.departments = (_coded(codes, grow, ids, table.column("department").to_pylist(), names, lookup),
+                            names, lookup)
+        self.part = np.concatenate((self.part, np.zeros(grow, np.int32)))
+        self.part[ids] = [self.partitions.setdefault(p[0] if p else None, len(self.partitions)) for p in paths]
+        self.size = size
+        self.n_parts = len(self.partitions)
+        known = np.flatnonzero(self.known)
         # key ids grouped by partition, and where each partition's run starts
-        self.by_part = ids[np.argsort(self.part[ids], kind="stable")]
+        self.by_part = known[np.argsort(self.part[known], kind="stable")]
         self.part_starts = np.flatnonzero(np.diff(self.part[self.by_part], prepend=-1))
+        self.memo.clear()
 
     def level(self, li: int) -> tuple[np.ndarray, list[str], dict[str, int]]:
         return self.levels.get(li) or (np.full(self.size, -1, np.int32), [], {})
 
 
-def _codes(ids: np.ndarray, values: list, size: int) -> tuple[np.ndarray, list[str], dict[str, int]]:
-    """(code per key_id, -1 for none; the names; name -> code)."""
-    names = sorted({v for v in values if v is not None})
-    lookup = {name: i for i, name in enumerate(names)}
-    codes = np.full(size, -1, np.int32)
-    codes[ids] = [lookup.get(v, -1) if v is not None else -1 for v in values]
-    return codes, names, lookup
+def _coded(codes: np.ndarray, grow: int, ids: np.ndarray, values: list, names: list, lookup: dict) -> np.ndarray:
+    """`codes` grown by `grow` and set for `ids` from `values` (None: -1); new names get new codes."""
+    out = np.concatenate((codes, np.full(grow, -1, np.int32)))
+    assigned = []
+    for v in values:
+        if v is None:
+            assigned.append(-1)
+            continue
+        code = lookup.get(v)
+        if code is None:
+            code = lookup[v] = len(names)
+            names.append(v)
+        assigned.append(code)
+    out[ids] = assigned
+    return out
 
 
-@dataclass(frozen=True)
+class _Table:
+    """Columns sorted by one of them, in buffers with room at the end: new cases (recent report and
+    close times) land near the end, so an insert moves only the tail after its first row. Changed
+    in place under the index's write lock; readers take views (`cols`) under its read lock."""
+
+    def __init__(self, columns: tuple, by: int):
+        self.by, self.n = by, len(columns[0])
+        self.buf = [np.empty(self.n + self.n // 4 + 64, a.dtype) for a in columns]
+        for buf, a in zip(self.buf, columns):
+            buf[:self.n] = a
+
+    def cols(self) -> tuple:
+        return tuple(buf[:self.n] for buf in self.buf)
+
+    def insert(self, rows: tuple) -> None:
+        m = len(rows[0])
+        if not m:
+            return
+        n = self.n
+        order = np.argsort(rows[self.by], kind="stable")
+        at = np.searchsorted(self.buf[self.by][:n], rows[self.by][order], side="right")
+        head = int(at[0])
+        if n + m > len(self.buf[0]):
+            grown = [np.empty(n + m + (n + m) // 4 + 64, buf.dtype) for buf in self.buf]
+            for new, old in zip(grown, self.buf):
+                new[:n] = old[:n]
+            self.buf = grown
+        for buf, v in zip(self.buf, rows):
+            buf[head:n + m] = np.insert(buf[head:n], at - head, v[order])
+        self.n = n + m
+
+    def delete(self, positions: np.ndarray) -> None:
+        if not len(positions):
+            return
+        first, n = int(positions.min()), self.n
+        keep = np.ones(n - first, bool)
+        keep[positions - first] = False
+        for buf in self.buf:
+            buf[first:n - len(positions)] = buf[first:n][keep]
+        self.n = n - len(positions)
+
+    def find(self, rows: tuple) -> np.ndarray:
+        return _find(self.cols(), self.by, rows)
+
+
 class _Part:
-    """One partition's facts: all by report time (k, r, c, d: the window), the closed ones by close
-    time (k2, r2, c2, d2) and the open ones by report time (ko, ro, do): the backlog at as-of."""
-    k: np.ndarray
-    r: np.ndarray
-    c: np.ndarray
-    d: np.ndarray
-    k2: np.ndarray
-    r2: np.ndarray
-    c2: np.ndarray
-    d2: np.ndarray
-    ko: np.ndarray
-    ro: np.ndarray
-    do: np.ndarray
+    """One partition's facts: all by report time (the window), the closed ones by close time and
+    the open ones by report time (together: the backlog at any as-of)."""
 
-    @classmethod
-    def of(cls, k, r, c, d) -> "_Part":
-        by_report = np.argsort(r, kind="stable")
-        closed = np.flatnonzero(c != INF)
-        by_close = closed[np.argsort(c[closed], kind="stable")]
-        still_open = np.flatnonzero(c == INF)
-        still_open = still_open[np.argsort(r[still_open], kind="stable")]
-        return cls(*(a[by_report] for a in (k, r, c, d)), *(a[by_close] for a in (k, r, c, d)),
-                   *(a[still_open] for a in (k, r, d)))
+    def __init__(self, k, r, c, d):
+        closed = c != INF
+        self.report = _Table(_sorted((k, r, c, d), r), 1)
+        self.closed = _Table(_sorted(tuple(a[closed] for a in (k, r, c, d)), c[closed]), 2)
+        self.open = _Table(_sorted(tuple(a[~closed] for a in (k, r, d)), r[~closed]), 1)
 
     @classmethod
     def empty(cls) -> "_Part":
-        return cls.of(np.empty(0, np.int32), *(np.empty(0, np.int64) for _ in range(3)))
+        return cls(np.empty(0, np.int32), *(np.empty(0, np.int64) for _ in range(3)))
 
-    def changed(self, gone: tuple, added: tuple) -> "_Part":
-        """This partition without the facts `gone` and with `added` (each (k, r, c, d) arrays).
-
-        New arrays, never written in place: readers holding the previous snapshot keep theirs.
-        """
-        # A closure (or re-opening) changes only the close time: in the report-time order, rewrite it
-        # in a copy instead of deleting and inserting (the costly part of a batch).
+    def change(self, gone: tuple, added: tuple) -> None:
+        """Remove the facts `gone` and add `added` (each (k, r, c, d) arrays), in place."""
+        # A closure (or re-opening) changes only the close time: rewrite it where the case stands.
         gi, ai = _pairs(gone, added)
         rest_gone = np.ones(len(gone[0]), bool)
         rest_gone[gi] = False
         rest_added = np.ones(len(added[0]), bool)
         rest_added[ai] = False
-        k, r, c, d = self.k, self.r, self.c, self.d
         if len(gi):
-            c = c.copy()
-            c[_find((k, r, self.c, d), 1, tuple(g[gi] for g in gone))] = added[2][ai]
-        by_report = _with(_without((k, r, c, d), 1, tuple(g[rest_gone] for g in gone)),
-                          1, tuple(a[rest_added] for a in added))
-        gone_open = gone[2] == INF
-        add_open = added[2] == INF
-        by_close = _with(_without((self.k2, self.r2, self.c2, self.d2), 2, tuple(g[~gone_open] for g in gone)),
-                         2, tuple(a[~add_open] for a in added))
-        still_open = _with(_without((self.ko, self.ro, self.do), 1, tuple(gone[i][gone_open] for i in (0, 1, 3))),
-                           1, tuple(added[i][add_open] for i in (0, 1, 3)))
-        return _Part(*by_report, *by_close, *still_open)
+            at = self.report.find(tuple(g[gi] for g in gone))
+            self.report.buf[2][at] = added[2][ai]
+        self.report.delete(self.report.find(tuple(g[rest_gone] for g in gone)))
+        self.report.insert(tuple(a[rest_added] for a in added))
+        for table, wanted, columns in ((self.closed, lambda c: c != INF, (0, 1, 2, 3)),
+                                       (self.open, lambda c: c == INF, (0, 1, 3))):
+            mine = wanted(gone[2])
+            table.delete(table.find(tuple(gone[i][mine] for i in columns)))
+            mine = wanted(added[2])
+            table.insert(tuple(added[i][mine] for i in columns))
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for t in (self.report, self.closed, self.open) for a in t.cols())
+
+
+def _sorted(columns: tuple, key: np.ndarray) -> tuple:
+    order = np.argsort(key, kind="stable")
+    return tuple(a[order] for a in columns)
 
 
 def _pairs(gone: tuple, added: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -152,30 +210,13 @@ def _pairs(gone: tuple, added: tuple) -> tuple[np.ndarray, np.ndarray]:
     return np.array(gi, np.int64), np.array(ai, np.int64)
 
 
-def _with(arrays: tuple, by: int, added: tuple) -> tuple:
-    """`arrays`, sorted by arrays[by], with the rows `added` inserted in order. New cases land near
-    the end (recent report and close times): the head before the first insertion is copied whole."""
-    if not len(added[0]):
-        return arrays
-    order = np.argsort(added[by], kind="stable")
-    at = np.searchsorted(arrays[by], added[by][order], side="right")
-    head = int(at[0])
-    return tuple(np.concatenate((a[:head], np.insert(a[head:], at - head, v[order]))) for a, v in zip(arrays, added))
-
-
-def _without(arrays: tuple, by: int, gone: tuple) -> tuple:
-    """`arrays`, sorted by arrays[by], without one equal row for each row of `gone` (same columns)."""
-    if not len(gone[0]):
-        return arrays
-    drop = _find(arrays, by, gone)
-    return tuple(np.delete(a, drop) for a in arrays)
-
-
 def _find(arrays: tuple, by: int, gone: tuple) -> np.ndarray:
     """Distinct positions of one row equal to each row of `gone` in `arrays`, sorted by arrays[by].
 
     Facts are a multiset: two cases with equal facts count the same, so either one will do.
     """
+    if not len(gone[0]):
+        return np.empty(0, np.int64)
     key, n = arrays[by], len(arrays[by])
     if not n:
         raise _Drift("a changed case's old facts are not in the index")
@@ -208,28 +249,92 @@ class _Drift(RuntimeError):
     """The index and the store disagree: rebuild."""
 
 
-@dataclass(frozen=True)
-class _Snapshot:
+class _RWLock:
+    """Many readers or one writer; a waiting writer holds new readers back."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._waiting = 0
+
+    @contextmanager
+    def read(self):
+        with self._cond:
+            while self._writing or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self):
+        with self._cond:
+            self._waiting += 1
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+@dataclass
+class _State:
     version: int
     epoch: int
     horizon_us: int
     keys: _Keys
     partitions: dict  # top unit id (or None) -> partition code
-    parts: tuple  # _Part per partition code
+    parts: list  # _Part per partition code
     built_version: int  # the version it was last read whole from DuckDB at
     days: int  # store.case_index_days it was built for
 
-    def caught_up(self, version: int, keys: _Keys, partitions: dict, parts) -> "_Snapshot":
-        return _Snapshot(version, self.epoch, self.horizon_us, keys, partitions, tuple(parts), self.built_version,
-                         self.days)
+
+class _Index:
+    """One store's index: its state, changed only under the write lock."""
+
+    def __init__(self):
+        self.lock = _RWLock()
+        self.state: _State | None = None
+
+    def stale(self, store, days: int) -> bool:
+        st = self.state
+        return (st is None or st.days != days or st.version != store.data_version
+                or st.epoch != store.facts_epoch)
+
+    def refresh(self, store, days: int) -> None:
+        """Bring the state to the store's data version: apply the writer's deltas, else rebuild."""
+        with self.lock.write():
+            if not self.stale(store, days):
+                return
+            st = self.state
+            changes = None
+            if st is not None and st.days == days:
+                changes = store.case_fact_changes(st.version, st.epoch)
+            try:
+                if changes is None:
+                    raise _Drift("no delta log reaching back to the index")
+                _catch_up(store, st, *changes)
+            except _Drift:
+                self.state = None  # a half-applied delta is never read
+                self.state = _build(store, days)
 
 
 _INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_LOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _GUARD = threading.Lock()
 
 
-def _build(store, days: int) -> _Snapshot:
+def _build(store, days: int) -> _State:
     """Read the keys and the recent facts in one DuckDB transaction (one snapshot, one version)."""
     city = Scope.city()
     cur = store.cursor()
@@ -238,76 +343,67 @@ def _build(store, days: int) -> _Snapshot:
         state = gateway.query_rows(store, "case_index_state", city)[0]
         newest = state["newest"]
         horizon = newest - dt.timedelta(days=days) if newest is not None else _EPOCH
-        keys_table = gateway.query(store, "case_index_keys", city)
+        keys_table = gateway.query(store, "case_index_keys", city, after=-1)
         facts = gateway.query(store, "case_index_facts", city, horizon=horizon)
     finally:
         cur.execute("commit")
     partitions: dict = {}
-    keys = _Keys(keys_table, partitions)
+    keys = _Keys(partitions)
+    keys.extend(keys_table)
     k = facts.column("key_id").to_numpy().astype(np.int32)
     r, c, d = (facts.column(n).to_numpy().astype(np.int64) for n in ("reported_us", "closed_us", "due_us"))
     part = keys.part[k]
     parts = []
     for p in range(len(partitions)):
         m = part == p
-        parts.append(_Part.of(k[m], r[m], c[m], d[m]))
-    return _Snapshot(state["version"], store.facts_epoch, _us(horizon), keys, partitions, tuple(parts),
-                     state["version"], days)
+        parts.append(_Part(k[m], r[m], c[m], d[m]))
+    return _State(state["version"], store.facts_epoch, _us(horizon), keys, partitions, parts, state["version"], days)
 
 
-def _catch_up(store, snap: _Snapshot, covered: int, changes: list) -> _Snapshot:
-    """The snapshot with the writer's fact deltas since its version applied."""
-    if not changes:
-        return snap.caught_up(covered, snap.keys, snap.partitions, snap.parts)
-    delta = {n: np.concatenate([d[n] for _, d in changes]) for n in ("sign", "key_id", "reported_us", "closed_us", "due_us")}
-    keys, partitions = snap.keys, dict(snap.partitions)
-    if len(delta["key_id"]) and int(delta["key_id"].max()) >= keys.size:
-        keys = _Keys(gateway.query(store, "case_index_keys", Scope.city()), partitions)
-    k = delta["key_id"].astype(np.int32)
-    r, c, d = (delta[n].astype(np.int64) for n in ("reported_us", "closed_us", "due_us"))
-    kept = (r >= snap.horizon_us) | (c >= snap.horizon_us)  # the index's own rule (migration 019)
-    sign = delta["sign"]
-    part = keys.part[k]
-    parts = list(snap.parts) + [_Part.empty() for _ in range(len(partitions) - len(snap.parts))]
-    for p in np.unique(part[kept]).tolist():
-        gone = kept & (part == p) & (sign < 0)
-        added = kept & (part == p) & (sign > 0)
-        parts[p] = parts[p].changed((k[gone], r[gone], c[gone], d[gone]), (k[added], r[added], c[added], d[added]))
-    return snap.caught_up(covered, keys, partitions, parts)
+def _catch_up(store, st: _State, covered: int, changes: list) -> None:
+    """Apply the writer's fact deltas since the state's version to it, in place."""
+    if changes:
+        delta = {n: np.concatenate([d[n] for _, d in changes])
+                 for n in ("sign", "key_id", "reported_us", "closed_us", "due_us")}
+        if len(delta["key_id"]) and int(delta["key_id"].max()) >= st.keys.size:
+            st.keys.extend(gateway.query(store, "case_index_keys", Scope.city(), after=st.keys.size - 1))
+            st.parts.extend(_Part.empty() for _ in range(len(st.partitions) - len(st.parts)))
+        k = delta["key_id"].astype(np.int32)
+        r, c, d = (delta[n].astype(np.int64) for n in ("reported_us", "closed_us", "due_us"))
+        kept = (r >= st.horizon_us) | (c >= st.horizon_us)  # the index's own rule (migration 019)
+        sign = delta["sign"]
+        part = st.keys.part[k]
+        for p in np.unique(part[kept]).tolist():
+            gone = kept & (part == p) & (sign < 0)
+            added = kept & (part == p) & (sign > 0)
+            st.parts[p].change((k[gone], r[gone], c[gone], d[gone]), (k[added], r[added], c[added], d[added]))
+    st.version = covered
 
 
-def _current(store) -> _Snapshot | None:
-    """The store's index at its current data version (built or caught up first); None when off."""
+@contextmanager
+def _reading(store):
+    """The store's index, current as of the data version, held for reading; None when off."""
     days = getattr(store, "case_index_days", 0)
     if days <= 0:
-        return None
+        yield None
+        return
     with _GUARD:
-        lock = _LOCKS.setdefault(store, threading.Lock())
-    with lock:
-        snap = _INDEXES.get(store)
-        if snap is not None and snap.days != days:
-            snap = None
-        if snap is not None and snap.version == store.data_version and snap.epoch == store.facts_epoch:
-            return snap
-        changes = store.case_fact_changes(snap.version, snap.epoch) if snap is not None else None
-        try:
-            snap = _catch_up(store, snap, *changes) if changes is not None else _build(store, days)
-        except _Drift:
-            snap = _build(store, days)
-        _INDEXES[store] = snap
-        return snap
+        index = _INDEXES.setdefault(store, _Index())
+    if index.stale(store, days):
+        index.refresh(store, days)
+    with index.lock.read():
+        yield index.state
 
 
 def info(store) -> dict | None:
     """The store's index brought up to date: its version, the version it was last built at, its
     horizon, rows (cases held) and bytes; None when off."""
-    snap = _current(store)
-    if snap is None:
-        return None
-    arrays = [a for part in snap.parts for a in vars(part).values()]
-    return {"version": snap.version, "built_version": snap.built_version,
-            "horizon": _EPOCH + dt.timedelta(microseconds=snap.horizon_us),
-            "rows": sum(len(part.r) for part in snap.parts), "bytes": sum(a.nbytes for a in arrays)}
+    with _reading(store) as st:
+        if st is None:
+            return None
+        return {"version": st.version, "built_version": st.built_version,
+                "horizon": _EPOCH + dt.timedelta(microseconds=st.horizon_us),
+                "rows": sum(part.report.n for part in st.parts), "bytes": sum(part.nbytes() for part in st.parts)}
 
 
 @dataclass(frozen=True)
@@ -432,21 +528,25 @@ def case_stats(store, scope: Scope, level_index: int, by_department: bool,
     open_backlog, overdue_open (counts) and median_close_hours (NaN when nothing closed). None when
     the index is off or the window starts before its horizon.
     """
-    snap = _current(store)
-    t0, t1 = _us(start), _us(end)
-    if snap is None or t0 < snap.horizon_us:
-        return None
-    plan = _plan(snap.keys, scope, level_index, by_department)
+    with _reading(store) as st:
+        if st is None or _us(start) < st.horizon_us:
+            return None
+        return _stats(st, scope, level_index, by_department, _us(start), _us(end))
+
+
+def _stats(st: _State, scope: Scope, level_index: int, by_department: bool, t0: int, t1: int) -> tuple[_Plan, dict]:
+    plan = _plan(st.keys, scope, level_index, by_department)
     target, n = plan.target, len(plan.names)
     cols = {name: np.zeros(n, np.int64) for name in _COUNTS}
     chunks: dict[int, list] = {}  # unit code -> close durations, from partitions wholly in one unit
     grouped_g, grouped_v = [], []  # (unit codes, close durations) from the other partitions
     for p in plan.partitions:
-        if p >= len(snap.parts):
+        if p >= len(st.parts):
             continue
-        part = snap.parts[p]
-        a, b = np.searchsorted(part.r, (t0, t1)).tolist()
-        r, c, d = part.r[a:b], part.c[a:b], part.d[a:b]
+        part = st.parts[p]
+        k, r, c, d = part.report.cols()
+        a, b = np.searchsorted(r, (t0, t1)).tolist()
+        k, r, c, d = k[a:b], r[a:b], c[a:b], d[a:b]
         closed = c <= t1
         due = closed | (d <= t1)
         on_time = closed & (d != INF) & (c <= d)
@@ -458,7 +558,7 @@ def case_stats(store, scope: Scope, level_index: int, by_department: bool,
             cols["cases_closed_on_time"][lone] += np.count_nonzero(on_time)
             chunks.setdefault(lone, []).append((c - r)[closed])
         else:
-            g = target[part.k[a:b]]
+            g = target[k]
             if not plan.whole[p]:
                 keep = g >= 0
                 g, r, c, closed, due, on_time = g[keep], r[keep], c[keep], closed[keep], due[keep], on_time[keep]
@@ -470,11 +570,13 @@ def case_stats(store, scope: Scope, level_index: int, by_department: bool,
             grouped_g.append(g[closed])
             grouped_v.append((c - r)[closed])
         # the backlog at t1: open now and reported before t1, or closed after t1 and reported before
-        e = int(np.searchsorted(part.c2, t1, side="right"))
-        o = int(np.searchsorted(part.ro, t1))
-        g = np.concatenate((target[part.ko[:o]], target[part.k2[e:]]))
-        keep = (g >= 0) & np.concatenate((np.ones(o, bool), part.r2[e:] < t1))
-        late = np.concatenate((part.do[:o], part.d2[e:])) < t1
+        k2, r2, c2, d2 = part.closed.cols()
+        ko, ro, do = part.open.cols()
+        e = int(np.searchsorted(c2, t1, side="right"))
+        o = int(np.searchsorted(ro, t1))
+        g = np.concatenate((target[ko[:o]], target[k2[e:]]))
+        keep = (g >= 0) & np.concatenate((np.ones(o, bool), r2[e:] < t1))
+        late = np.concatenate((do[:o], d2[e:])) < t1
         cols["open_backlog"] += np.bincount(g[keep], minlength=n)
         cols["overdue_open"] += np.bincount(g[keep & late], minlength=n)
     if grouped_g:

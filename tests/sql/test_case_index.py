@@ -152,3 +152,34 @@ def test_grouped_medians_equal_numpy(groups, spread):
             assert got[unit] == pytest.approx(np.median(mine / 3600e6), rel=1e-12, abs=1e-12), unit
         else:
             assert np.isnan(got[unit])
+
+
+def test_reads_while_batches_land(store):
+    """Readers on other threads while the writer applies batches: no errors, and then equal."""
+    import threading
+
+    rng = random.Random(21)
+    known: dict = {}
+    _units(store)
+    store.case_index_days = 3650
+    store.apply("cases", "cases", _batch(rng, known, 100))
+    errors, done = [], threading.Event()
+
+    def read():
+        try:
+            while not done.is_set():
+                _by_index(store, 2, False, T0, T0 + dt.timedelta(days=30), Scope(level_index=1, unit_ids=("d1",)))
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    for _ in range(15):
+        store.apply("cases", "cases", _batch(rng, known, 60))
+    done.set()
+    for t in readers:
+        t.join()
+    assert not errors
+    window = (T0, T0 + dt.timedelta(days=30))
+    assert _by_index(store, 2, False, *window) == _by_flags(store, 2, False, *window)
