@@ -54,6 +54,8 @@ class _Keys:
         self.part = np.zeros(0, np.int32)
         self.levels: dict[int, tuple[np.ndarray, list[str], dict[str, int]]] = {}
         self.departments = (np.zeros(0, np.int32), [], {})
+        self.n_parts = 0
+        self.by_part = self.part_starts = np.zeros(0, np.int64)
         self.memo: dict = {}  # query shape -> _Plan
 
     def extend(self, table) -> None:
@@ -592,23 +594,42 @@ def _stats(st: _State, scope: Scope, level_index: int, by_department: bool, t0: 
     return plan, cols
 
 
-_UNITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_REFERENCE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _units(store, scope: Scope, level_index: int, by_department: bool, city_id: str) -> list[str]:
-    """The units the caller's scope answers for (indicator_units.sql), kept until reference data changes."""
-    key = (store.reference_version, scope, level_index, by_department, city_id)
+    """The units the caller's scope answers for, by the rule of indicator_units (migration 016): the
+    departments (a department's scope: its own), the city, or the pack level's units whose path holds
+    one of the scope's units at the scope's level. Reference data is read once per change."""
     with _GUARD:
-        memo = _UNITS.setdefault(store, {})
-        units = memo.get(key)
-    if units is None:
-        units = gateway.query(store, "indicator_units", scope, level_index=level_index, by_department=by_department,
-                              city_id=city_id).column("unit_id").to_pylist()
+        ref = _REFERENCE.get(store)
+    if ref is None or ref[0] != store.reference_version:
+        ref = (store.reference_version, *_reference(store))
         with _GUARD:
-            if len(memo) >= 256 or any(k[0] != key[0] for k in memo):
-                memo.clear()
-            memo[key] = units
-    return units
+            _REFERENCE[store] = ref
+    _, by_path, by_level, departments = ref
+    if by_department:
+        return [d for d in departments if not scope.department or d == scope.department]
+    if level_index == 0:
+        return [city_id]
+    if scope.level_index == 0:
+        return by_level.get(level_index, [])
+    return sorted({u for unit in scope.unit_ids for u in by_path.get((level_index, scope.level_index, unit), ())})
+
+
+def _reference(store) -> tuple[dict, dict, list]:
+    """(level, scope level, unit on the path) -> units; level -> units; department ids."""
+    by_path: dict = {}
+    by_level: dict = {}
+    departments = []
+    for row in gateway.query_rows(store, "indicator_reference", Scope.city()):
+        if row["kind"] == "department":
+            departments.append(row["unit_id"])
+            continue
+        by_level.setdefault(row["level_index"], []).append(row["unit_id"])
+        for k, unit in enumerate(row["path"] or (), start=1):
+            by_path.setdefault((row["level_index"], k, unit), []).append(row["unit_id"])
+    return by_path, by_level, departments
 
 
 def case_rows(store, scope: Scope, *, level_index: int, by_department: bool, city_id: str,
@@ -618,7 +639,9 @@ def case_rows(store, scope: Scope, *, level_index: int, by_department: bool, cit
     if stats is None:
         return None
     plan, columns = stats
-    code = {city_id: 0} if level_index == 0 and not by_department else plan.lookup
+    code = plan.lookup
+    if level_index == 0 and not by_department:  # the one unit "" is the city
+        code = {city_id: i for i in code.values()}
     wanted = _units(store, scope, level_index, by_department, city_id)
     if by_department:
         active = (columns["cases_reported"] > 0) | (columns["open_backlog"] > 0)

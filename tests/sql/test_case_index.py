@@ -183,3 +183,18 @@ def test_reads_while_batches_land(store):
     assert not errors
     window = (T0, T0 + dt.timedelta(days=30))
     assert _by_index(store, 2, False, *window) == _by_flags(store, 2, False, *window)
+
+
+def test_empty_store_and_scopes_without_cases(store):
+    store.case_index_days = 30
+    window = (T0, T0 + dt.timedelta(days=1))
+    rows = caseindex.case_rows(store, Scope.city(), level_index=0, by_department=False, city_id="city",
+                               start=window[0], end=window[1])
+    assert rows == [{"unit_id": "city", "cases_reported": 0, "cases_closed": 0, "cases_due": 0,
+                     "cases_closed_on_time": 0, "closure_rate": None, "on_time_closure_rate": None,
+                     "open_backlog": 0, "overdue_open": 0, "median_close_hours": None}]
+    store.apply("cases", "cases", _batch(random.Random(2), {}, 30))
+    nobody = Scope(department="no-such-department")
+    rows = caseindex.case_rows(store, nobody, level_index=0, by_department=False, city_id="city",
+                               start=T0, end=T0 + dt.timedelta(days=40))
+    assert [(r["unit_id"], r["cases_reported"], r["open_backlog"]) for r in rows] == [("city", 0, 0)]
