@@ -40,6 +40,15 @@ def _windows(rng):
     return out
 
 
+def _filled(store, seed: int, n: int, days: int = 3650):
+    """The store with the two test districts' units and one batch of `n` random cases; (rng, known)."""
+    rng, known = random.Random(seed), {}
+    _units(store)
+    store.case_index_days = days
+    store.apply("cases", "cases", _batch(rng, known, n))
+    return rng, known
+
+
 SCOPES = [(Scope.city(), (0, [])), (Scope(level_index=1, unit_ids=("d1",)), (1, ["d1"])),
           (Scope(level_index=2, unit_ids=("s3",)), (2, ["s3"]))]
 
@@ -97,11 +106,7 @@ class _Pack:
 
 
 def test_rebuilt_facts_and_a_short_log_rebuild_the_index(store, monkeypatch):
-    rng = random.Random(3)
-    known: dict = {}
-    _units(store)
-    store.case_index_days = 3650
-    store.apply("cases", "cases", _batch(rng, known, 100))
+    rng, known = _filled(store, 3, 100)
     built = caseindex.info(store)["built_version"]
     store.rebuild_case_facts()  # renumbers the keys: the index must not reuse its copy
     window = (T0, T0 + dt.timedelta(days=20))
@@ -114,11 +119,7 @@ def test_rebuilt_facts_and_a_short_log_rebuild_the_index(store, monkeypatch):
 
 
 def test_windows_before_the_horizon_are_answered_by_sql(store):
-    rng = random.Random(9)
-    known: dict = {}
-    _units(store)
-    store.case_index_days = 5
-    store.apply("cases", "cases", _batch(rng, known, 200))
+    rng, known = _filled(store, 9, 200, days=5)
     horizon = caseindex.info(store)["horizon"]
     early = (horizon - dt.timedelta(days=10), horizon + dt.timedelta(days=1))
     assert caseindex.case_rows(store, Scope.city(), level_index=1, by_department=False, city_id="city",
@@ -158,11 +159,7 @@ def test_reads_while_batches_land(store):
     """Readers on other threads while the writer applies batches: no errors, and then equal."""
     import threading
 
-    rng = random.Random(21)
-    known: dict = {}
-    _units(store)
-    store.case_index_days = 3650
-    store.apply("cases", "cases", _batch(rng, known, 100))
+    rng, known = _filled(store, 21, 100)
     errors, done = [], threading.Event()
 
     def read():
