@@ -472,9 +472,10 @@ def _median(values: np.ndarray) -> float:
     """The median of int64 microseconds, in hours, as DuckDB's median interpolates the middle two."""
     if not len(values):
         return float("nan")
-    m = (len(values) - 1) // 2, len(values) // 2
+    m = (len(values) - 1) // 2
     picked = np.partition(values, m)
-    a, b = picked[m[0]] / _US_PER_HOUR, picked[m[1]] / _US_PER_HOUR
+    a = picked[m] / _US_PER_HOUR
+    b = a if len(values) % 2 else picked[m + 1:].min() / _US_PER_HOUR  # the next value up
     return a + (b - a) * 0.5
 
 
@@ -576,8 +577,13 @@ def _stats(st: _State, scope: Scope, level_index: int, by_department: bool, t0: 
         ko, ro, do = part.open.cols()
         e = int(np.searchsorted(c2, t1, side="right"))
         o = int(np.searchsorted(ro, t1))
+        before = r2[e:] < t1
+        if lone >= 0:
+            cols["open_backlog"][lone] += o + np.count_nonzero(before)
+            cols["overdue_open"][lone] += np.count_nonzero(do[:o] < t1) + np.count_nonzero(before & (d2[e:] < t1))
+            continue
         g = np.concatenate((target[ko[:o]], target[k2[e:]]))
-        keep = (g >= 0) & np.concatenate((np.ones(o, bool), r2[e:] < t1))
+        keep = (g >= 0) & np.concatenate((np.ones(o, bool), before))
         late = np.concatenate((do[:o], d2[e:])) < t1
         cols["open_backlog"] += np.bincount(g[keep], minlength=n)
         cols["overdue_open"] += np.bincount(g[keep & late], minlength=n)
