@@ -190,7 +190,6 @@ class Store:
         self._facts_log: deque = deque()
         self._facts_log_rows = 0
         self._facts_epoch = 0
-        self._pending_facts = None
         self._version = self._facts_floor = 0  # read below, once the migrations made the tables
         if not read_only:
             self.migrate()
@@ -369,13 +368,12 @@ class Store:
     def _apply_locked(self, spec, feed, batch, quarantined, origin) -> ApplyResult:
         # The version moves (and the fact delta is published) before the lock is released, so the
         # next batch numbers its commit after this one.
-        self._pending_facts = None
         with self._locked_transaction() as cur:
             version = self._version + 1
             accepted = updated = 0
-            newest = None
+            newest = facts_delta = None
             if batch is not None and batch.num_rows:
-                accepted, updated, newest = self._upsert(cur, spec, batch, version)
+                accepted, updated, newest, facts_delta = self._upsert(cur, spec, batch, version)
             if quarantined:
                 self._quarantine(cur, feed, origin, quarantined)
             if not (accepted or updated or quarantined):
@@ -396,11 +394,10 @@ class Store:
                 """,
                 {"feed": feed, "newest": newest, "now": now, "n": accepted + updated, "q": len(quarantined)},
             )
-            pending, self._pending_facts = self._pending_facts, None
-        if pending is not None:
+        if facts_delta is not None:
             with self._facts_lock:
-                self._facts_log.append((version, pending))
-                self._facts_log_rows += len(pending["sign"])
+                self._facts_log.append((version, facts_delta))
+                self._facts_log_rows += len(facts_delta["sign"])
                 while len(self._facts_log) > FACT_LOG_BATCHES or self._facts_log_rows > FACT_LOG_ROWS:
                     self._facts_floor, dropped = self._facts_log.popleft()
                     self._facts_log_rows -= len(dropped["sign"])
@@ -454,10 +451,11 @@ class Store:
         accepted, updated = cur.execute(
             "select count(*) filter (where not _exists), count(*) filter (where _exists) from _changes"
         ).fetchall()[0]
+        facts_delta = None
         if spec.table == "cases" and accepted + updated:
             self._case_events(cur, version)
             started = time.perf_counter()
-            self._case_facts(cur)
+            facts_delta = self._case_facts(cur)
             self.last_facts_refresh_ms = (time.perf_counter() - started) * 1000  # bench/bench_indicators.py
         column_list = ", ".join(_quote(n) for n in names)
         assignments = ", ".join(f"{_quote(n)} = excluded.{_quote(n)}" for n in names if n not in spec.key)
@@ -475,7 +473,7 @@ class Store:
             newest = cur.execute(f"select max({_quote(spec.time_column)}) from _incoming").fetchall()[0][0]
         cur.execute("drop table _incoming")
         cur.execute("drop table _changes")
-        return accepted, updated, newest
+        return accepted, updated, newest, facts_delta
 
     def _case_events(self, cur, version: int) -> None:
         """Status history: a new case is 'accepted' at its report time; a status change is an event."""
@@ -498,18 +496,19 @@ class Store:
             {"version": version, "now": utcnow()},
         )
 
-    def _case_facts(self, cur) -> None:
+    def _case_facts(self, cur) -> dict | None:
         """Keep the narrow case facts (migration 012) equal to the cases, for this batch only.
 
         Only cases whose fact columns changed are touched: their old facts are deleted (the closed
         facts by close time first, so DuckDB's zone maps skip all but a few row groups) and the new
         ones appended; a case closing moves from the open facts to the end of the closed facts.
+        Returns the batch's fact delta (_INDEX_DELTA) for the log readers catch up from, or None.
         """
         same = " and ".join(f"c.{n} is not distinct from c._old_{n}" for n in FACT_COLUMNS)
         cur.execute(f"create or replace temp table _facts as select * from _changes c where not (c._exists and {same})")
         if not cur.execute("select count(*) from _facts").fetchall()[0][0]:
             cur.execute("drop table _facts")
-            return
+            return None
         cur.execute("delete from case_facts_open where case_id in (select case_id from _facts where _exists and _old_closed_at is null)")
         lo, hi = cur.execute("select min(_old_closed_at), max(_old_closed_at) from _facts where _exists").fetchall()[0]
         if lo is not None:
@@ -520,8 +519,9 @@ class Store:
             )
         for sql in _FACT_INSERTS:
             cur.execute(sql)
-        self._pending_facts = cur.execute(_INDEX_DELTA).fetchnumpy()
+        delta = cur.execute(_INDEX_DELTA).fetchnumpy()
         cur.execute("drop table _delta")
+        return delta
 
     def _quarantine(self, cur, feed: str, origin: str | None, rows: list[tuple[str, str]]) -> None:
         now = utcnow()
