@@ -196,7 +196,7 @@ def run():
         # polars / pandas: the same drill from an in-memory frame of every case.
         import polars as pl
 
-        table = cur.execute("select unit_ids[1] as district, unit_ids[2] as cell, department, reported_at, closed_at, due_at "
+        table = cur.sql("select unit_ids[1] as district, unit_ids[2] as cell, department, reported_at, closed_at, due_at "
                             "from cases").to_arrow_table()
         frame_pl = pl.from_arrow(table).with_columns(pl.col("district").cast(pl.Categorical), pl.col("cell").cast(pl.Categorical))
         frame_pd = table.to_pandas()

@@ -10,7 +10,6 @@ case indicators by the case's department; any other level is a level of the city
 from __future__ import annotations
 
 import datetime as dt
-import math
 import zoneinfo
 
 from datasources import gateway
