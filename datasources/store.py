@@ -256,7 +256,9 @@ class Store:
         with self._facts_lock:
             if epoch != self._facts_epoch or after < self._facts_floor:
                 return None
-            return self._version, [(v, d) for v, d in self._facts_log if v > after]
+            entries = [(v, d) for v, d in self._facts_log if v > after]
+            # a batch is logged just before its version moves: what is returned is covered either way
+            return max([self._version, *(v for v, _ in entries)]), entries
 
     @property
     def facts_epoch(self) -> int:

@@ -379,7 +379,7 @@ def _catch_up(store, st: _State, covered: int, changes: list) -> None:
             gone = kept & (part == p) & (sign < 0)
             added = kept & (part == p) & (sign > 0)
             st.parts[p].change((k[gone], r[gone], c[gone], d[gone]), (k[added], r[added], c[added], d[added]))
-    st.version = covered
+    st.version = max(st.version, covered)  # ahead of the store's version for a moment: never back
 
 
 @contextmanager

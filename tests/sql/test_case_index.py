@@ -195,3 +195,26 @@ def test_empty_store_and_scopes_without_cases(store):
     rows = caseindex.case_rows(store, nobody, level_index=0, by_department=False, city_id="city",
                                start=T0, end=T0 + dt.timedelta(days=40))
     assert [(r["unit_id"], r["cases_reported"], r["open_backlog"]) for r in rows] == [("city", 0, 0)]
+
+
+def test_a_read_between_the_log_and_the_version_bump_applies_each_batch_once(store, monkeypatch):
+    """A reader catching up after a batch's delta is logged but before the data version moves
+    (another thread, at just that moment) must not apply that delta a second time later."""
+    rng, known = _filled(store, 31, 50)
+    caseindex.info(store)
+    bump = store._bump
+
+    def read_then_bump(version):
+        if version % 2:  # the index is one batch behind here: the reader catches up, and past
+            caseindex.info(store)  # this batch, whose delta is logged but whose version has not moved
+            caseindex.info(store)  # and reads again before the version moves
+        bump(version)
+
+    monkeypatch.setattr(store, "_bump", read_then_bump)
+    for _ in range(4):  # new cases only: a delta applied twice would count them twice, not drift
+        fresh: dict = {}
+        store.apply("cases", "cases", _batch(rng, fresh, 40))
+        known.update(fresh)
+    window = (T0 - dt.timedelta(days=400), T0 + dt.timedelta(days=60))
+    assert caseindex.info(store)["rows"] == len(known)
+    assert _by_index(store, 1, False, *window) == _by_flags(store, 1, False, *window)
