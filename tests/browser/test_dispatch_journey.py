@@ -4,12 +4,17 @@ verifies and closes; the cases close and the district's closure rate moves on sc
 
 Its own console (embedded store, no Redis): department users for every department are added to
 the store before it starts (with a password the test knows), and the simulator is idle, so the
-closure rate moves by exactly the cases dispatched. A second flow launches from an alert and from
+closure rate moves by exactly the cases dispatched. The cases it dispatches do not depend on the
+random, time-of-day history: three overdue cases of one category (one assisting department) are
+pushed through the API once the console is up, the newest overdue cases of the district. A second flow launches from an alert and from
 a box drawn on the map, then extends and cancels the order on the queue.
 """
+import datetime as dt
+import json
 import os
 import re
 import time
+import urllib.request
 
 import pytest
 
@@ -17,6 +22,7 @@ from tests.conftest import BEIJING, ROOT, free_port, new_page, serve_console
 
 PASSWORD = "dispatch journey pw"
 DISTRICT = "110105"  # Chaoyang: the most cases
+SEEDED_CATEGORY = "sewage_overflow"  # lead huanbao, one assisting department (shuiwu)
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -29,10 +35,13 @@ def dispatch_console(tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("dispatch")
     pack = load_pack(BEIJING)
+    from security.tokens import issue_token
+
     store = Store(Settings.load(env={}, data_dir=data_dir).db_path)
     try:
         for department in pack.departments.department_id:
             add_user(store, pack, f"d-{department}", "department", [f"department:{department}"], PASSWORD)
+        source_token = issue_token(store, "journey-seed", "source")
     finally:
         store.close()
     port = free_port()
@@ -42,7 +51,28 @@ def dispatch_console(tmp_path_factory):
     with serve_console(data_dir, env, timeout=180) as url:
         commander = re.search(r"^\s+commander\s+commander\s+(\S+)$", (data_dir / "server.log").read_text(), re.M).group(1)
         categories = pack.categories.set_index("category_id")
-        yield {"url": url, "commander": commander, "categories": categories, "log": data_dir / "server.log", "pack": pack}
+        assert len(categories.at[SEEDED_CATEGORY, "assist_departments"]) == 1
+        seeded = seed_overdue_cases(url, source_token, pack)
+        yield {"url": url, "commander": commander, "categories": categories, "log": data_dir / "server.log", "pack": pack,
+               "seeded": seeded}
+
+
+def seed_overdue_cases(url, token, pack):
+    """Three open cases in DISTRICT, reported 20 minutes ago and due 5 minutes ago: overdue, and newer
+    than any overdue case of the history (the shortest time limit is 2 h), so first in the grid."""
+    district = pack.levels[0].units.set_index("unit_id").geometry[DISTRICT]
+    point = district.representative_point()
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    records = [{"case_id": f"JOURNEY-{i}", "source": "hotline", "category": SEEDED_CATEGORY,
+                "description": "污水外溢 (journey test)", "reported_at": (now - dt.timedelta(minutes=20 + i)).isoformat(),
+                "due_at": (now - dt.timedelta(minutes=5)).isoformat(), "lat": point.y, "lon": point.x,
+                "priority": 2, "status": "registered", "department": "huanbao"} for i in range(3)]
+    request = urllib.request.Request(url + "/api/v1/cases", data=json.dumps(records).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.loads(response.read())
+    assert answer["accepted"] == 3 and answer["quarantined"] == 0, answer
+    return [r["case_id"] for r in records]
 
 
 def sign_in(page, url, name, password):
@@ -106,13 +136,14 @@ def test_commander_dispatches_overdue_cases_departments_resolve_commander_verifi
             by_category.setdefault(cid, []).append(i)
     category, picked = max(by_category.items(), key=lambda kv: len(kv[1]))
     picked = picked[:3]
-    assert len(picked) >= 2, by_category
+    assert category == SEEDED_CATEGORY and len(picked) == 3, by_category
     lead, assist = categories.at[category, "lead_department"], categories.at[category, "assist_departments"][0]
     case_ids = []
     for i in picked:
         row = rows.nth(i)
         case_ids.append(row.locator(".ag-cell[col-id='case_id']").inner_text())
         row.locator(".ag-selection-checkbox input").click()
+    assert sorted(case_ids) == sorted(dispatch_console["seeded"]), case_ids
     commander.wait_for_selector(f"#dispatch-open:has-text('已选 {len(picked)} 件'):not([disabled])", timeout=10000)
     commander.click("#dispatch-open")
     form = commander.locator("#dispatch-form")
