@@ -29,7 +29,7 @@ def create_app(runtime):
     import dash
 
     import callbacks
-    from api import auth, register_routes
+    from api import auth, push, register_routes
     from callbacks.context import remember_lang
     from layouts import shell
 
@@ -49,32 +49,32 @@ def create_app(runtime):
     auth.install(app.server, runtime)
     remember_lang(app.server)
     register_routes(app.server, runtime)
+    push.install(app.server, runtime)  # GET /events: the data version by server push
     app.layout = shell.layout(runtime.settings.poll_ms, dash.page_container)
     return app
 
 
 def serve(settings: Settings, simulate: bool) -> None:
+    """One process (`serve --workers 1`): the writer and Werkzeug's threaded server together.
+    Development and the load benchmark's baseline; production runs serving/supervisor.py."""
     from datasources.runtime import open_runtime
+    from datasources.writer_service import WriterService
 
     runtime = open_runtime(settings, simulate=simulate)
+    service = WriterService(runtime)  # the CLI works through it while this runs
+    service.start()
     app = create_app(runtime)
     if settings.demo:
-        from security.users import demo_users
+        from serving.writer import announce_demo
 
-        print("Demo users (new passwords at every start; not created outside demo mode):", flush=True)
-        for name, role, password in demo_users(runtime.store, runtime.pack):
-            print(f"  {name:20} {role:16} {password}", flush=True)
-        from dispatch.demo import seed_orders
-
-        seeded = seed_orders(runtime.store, runtime.pack)  # a first start: a few joint orders to look at
-        if seeded:
-            print(f"Demo dispatch orders: {', '.join(seeded)}", flush=True)
+        announce_demo(runtime)
     print(f"CityBrain console on http://{settings.host}:{settings.port}  (city: {runtime.pack.name_en}, "
           f"data: {settings.db_path})", flush=True)
     try:
         # The version check of Dash's dev tools phones home: off (command centers run offline).
         app.run(host=settings.host, port=settings.port, debug=False, threaded=True, dev_tools_disable_version_check=True)
     finally:
+        service.close()
         runtime.close()
 
 

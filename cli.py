@@ -31,12 +31,26 @@ def _pack(settings: Settings):
 
 @contextmanager
 def _store(settings: Settings, pack=None):
-    """The store's writer for one command; with `pack`, its reference data synced first."""
+    """The store for one command: the running writer's (through its socket: admin while the
+    console runs), else the file opened here, with `pack`'s reference data synced first."""
     import duckdb
 
+    from datasources.remote import RemoteError, local_writer
     from datasources.runtime import sync_pack
     from datasources.store import Store
 
+    remote = local_writer(settings.data_dir)
+    if remote is not None:
+        try:
+            if pack is not None and remote.pack_id != pack.id:
+                raise CommandError(f"the writer running on {settings.data_dir} serves city {remote.pack_id!r}, "
+                                   f"not {pack.id!r}")
+            yield remote
+        except RemoteError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            remote.close()
+        return
     try:
         store = Store(settings.db_path)
         store.case_index_days = settings.case_index_days
@@ -72,6 +86,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--host", default=None)
     serve_p.add_argument("--port", type=int, default=None)
     serve_p.add_argument("--no-simulate", action="store_true", help="no simulated live feeds")
+    serve_p.add_argument("--workers", type=int, default=None,
+                         help="web processes (default: the machine's cores); 1 = one process with the development server")
+
+    writer_p = commands.add_parser("writer", help="the store's writer alone (feeds, simulator, alerts, commands)")
+    _common(writer_p, top=False)
+    writer_p.add_argument("--no-simulate", action="store_true", help="no simulated live feeds")
+    writer_p.add_argument("--listen", default=None,
+                          help="also serve web tiers on other machines: HOST:PORT (default: the data folder's socket only)")
+
+    web_p = commands.add_parser("web", help="the web tier alone (gunicorn), reaching a running writer")
+    _common(web_p, top=False)
+    web_p.add_argument("--host", default=None)
+    web_p.add_argument("--port", type=int, default=None)
+    web_p.add_argument("--workers", type=int, default=None, help="web processes (default: the machine's cores)")
+    web_p.add_argument("--threads", type=int, default=None, help="threads per web process (default 64)")
+    web_p.add_argument("--writer", default=None,
+                       help="the writer's address: HOST:PORT of `writer --listen`, or a socket path (default: the data folder's)")
+
+    backup_p = commands.add_parser("backup", help="a consistent copy of the store into DIR (works while the console runs)")
+    _common(backup_p, top=False)
+    backup_p.add_argument("dir", type=Path)
+    restore_p = commands.add_parser("restore", help="bring a backup DIR back (stop the console first)")
+    _common(restore_p, top=False)
+    restore_p.add_argument("dir", type=Path)
 
     pack_p = commands.add_parser("citypack", help="city pack tools")
     _common(pack_p, top=False)
@@ -248,9 +286,59 @@ def cmd_citypack(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
-    from app import serve
+    from serving.web import default_workers
 
-    serve(settings, simulate=settings.simulate and not args.no_simulate)
+    simulate = settings.simulate and not args.no_simulate
+    workers = args.workers if args.workers is not None else default_workers()
+    if workers < 1:
+        raise CommandError("--workers must be at least 1")
+    if workers == 1:
+        from app import serve
+
+        serve(settings, simulate=simulate)
+        return 0
+    from serving.supervisor import supervise
+
+    return supervise(settings, workers, simulate)
+
+
+def cmd_writer(settings: Settings, args) -> int:
+    import duckdb
+
+    from serving.writer import run_writer
+
+    try:
+        run_writer(settings, simulate=settings.simulate and not args.no_simulate, listen=args.listen)
+    except duckdb.IOException as exc:
+        raise CommandError(f"cannot open {settings.db_path} (is another writer running on it?): {exc}") from None
+    return 0
+
+
+def cmd_web(settings: Settings, args) -> int:
+    from serving.web import DEFAULT_THREADS, default_workers, run_web
+
+    run_web(settings, args.workers or default_workers(), args.writer, args.threads or DEFAULT_THREADS)
+    return 0
+
+
+def cmd_backup(settings: Settings, args) -> int:
+    """A consistent copy: through the running writer (no stop), else from the file opened here."""
+    from datasources.writer_service import backup
+
+    pack = _pack(settings)
+    with _store(settings) as store:
+        if getattr(store, "remote", False):
+            manifest = store.backup(str(args.dir.resolve()))
+        else:
+            manifest = backup(store, pack.id, args.dir)
+    print(json.dumps(manifest, ensure_ascii=False))
+    return 0
+
+
+def cmd_restore(settings: Settings, args) -> int:
+    from serving.supervisor import restore
+
+    print(json.dumps(restore(settings, args.dir), ensure_ascii=False))
     return 0
 
 
@@ -506,7 +594,8 @@ def cmd_audit(settings: Settings, args) -> int:
 
 
 COMMANDS = {
-    "serve": cmd_serve, "citypack": cmd_citypack, "ingest": cmd_ingest, "quarantine": cmd_quarantine,
+    "serve": cmd_serve, "writer": cmd_writer, "web": cmd_web, "backup": cmd_backup, "restore": cmd_restore,
+    "citypack": cmd_citypack, "ingest": cmd_ingest, "quarantine": cmd_quarantine,
     "simulate": cmd_simulate, "schedules": cmd_schedules, "alerts": cmd_alerts, "consume": cmd_consume,
     "indicators": cmd_indicators, "brief": cmd_brief, "users": cmd_users,
     "webhooks": cmd_webhooks, "audit": cmd_audit,

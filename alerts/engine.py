@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datasources import gateway
 from datasources.citypack import CityPack
 from datasources.health import feed_health_for
+from datasources.remote import in_writer
 from datasources.store import Store, utcnow
 from security.scope import Scope
 
@@ -133,6 +134,7 @@ def _silent_feeds(store: Store, settings, now: dt.datetime) -> list[Candidate]:
     return out
 
 
+@in_writer
 def evaluate(store: Store, pack: CityPack, settings, now: dt.datetime | None = None) -> dict:
     """Run every rule, open/update/close alerts; returns counts {"opened", "updated", "closed"}."""
     now = now or utcnow()
@@ -214,6 +216,7 @@ def acknowledge(store: Store, scope: Scope, alert_id: int, actor: str, role: str
     set_state(store, scope, alert_id, "acknowledged", actor, role)
 
 
+@in_writer
 def set_state(store: Store, scope: Scope, alert_id: int, state: str, actor: str, role: str) -> None:
     """Acknowledge / mark dispatched / close an alert the caller can see; audited."""
     if state not in STATES:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import time
 from pathlib import Path
 
 import pydeck
@@ -11,6 +13,7 @@ from flask import Flask, Response, abort, jsonify, request
 
 from api import open311, v1
 from datasources.health import feed_health_for
+from datasources.remote import WriterUnavailable
 
 DECK_BUNDLE = Path(pydeck.__file__).parent / "nbextension" / "static" / "index.js"
 
@@ -27,6 +30,7 @@ def _compressed(body: bytes, content_type: str, etag: str, max_age: int) -> Resp
 
 def register_routes(server: Flask, runtime) -> None:
     server.register_blueprint(v1.blueprint(runtime))  # /api/v1: push API, OpenAPI
+    server.register_error_handler(WriterUnavailable, v1.writer_unavailable)  # console callbacks, Open311
     server.register_blueprint(open311.blueprint(runtime))  # /open311/v2: GeoReport v2
 
     @server.get("/briefings/<int:briefing_id>.<kind>")
@@ -58,10 +62,27 @@ def register_routes(server: Flask, runtime) -> None:
     @server.get("/healthz")
     def healthz():
         settings = runtime.settings
-        feeds = feed_health_for(runtime.store, settings)
+        store = runtime.store
+        me = {"pid": os.getpid(), "data_version": store.data_version}
+        try:
+            feeds = feed_health_for(store, settings)
+        except WriterUnavailable as exc:
+            return jsonify({"status": "down", "data_version": store.data_version, "city": runtime.pack.id,
+                            "error": f"the store's writer is unavailable: {exc}", "process": me}), 503
         states = {f["state"] for f in feeds.values()}
         status = "ok" if states <= {"ok"} else "degraded"
-        body = {"status": status, "data_version": runtime.store.data_version, "city": runtime.pack.id, "feeds": feeds}
+        body = {"status": status, "data_version": store.data_version, "city": runtime.pack.id, "feeds": feeds,
+                "process": me}
+        if getattr(store, "remote", False):  # a web worker: the writer and every process it serves, with lag
+            me.update(role="web", writer_connected=store.connected,
+                      last_writer_contact_s=round(time.monotonic() - store.last_contact, 1))
+            try:
+                body["processes"] = store.health()
+            except WriterUnavailable as exc:
+                body["processes"] = {"writer": None, "error": str(exc)}
+                body["status"] = "degraded"
+        else:
+            me.update(role="single process (writer and web)")
         backlog = getattr(runtime.bus, "backlog", None)
         if backlog is not None:
             try:  # stream entries not yet applied by the writer: its lag behind the feeds

@@ -24,7 +24,8 @@ from urllib.parse import quote, urlparse
 
 from flask import Flask, g, jsonify, redirect, request, session
 
-from security import tokens, users
+from security import users
+from security.principals import cache_for
 
 PUBLIC_PREFIXES = ("/login", "/logout", "/healthz", "/api/", "/open311/", "/_dash-component-suites/", "/assets/",
                    "/vendor/", "/_favicon.ico", "/favicon.ico")
@@ -65,13 +66,14 @@ def install(server: Flask, runtime) -> None:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
     )
     attempts: dict[str, deque] = defaultdict(deque)
+    known = cache_for(runtime)  # users and tokens without a query per request (security/principals.py)
 
     def load_principal() -> Principal | None:
         if settings.trusted_user_header:
             # SSO: the authenticating proxy in front of us names the user; roles still come from our table
             forwarded = request.headers.get(settings.trusted_user_header, "").strip()
             if forwarded:
-                row = users.get_user(runtime.store, forwarded)
+                row = known.user(forwarded)
                 if row is None or row["disabled"]:
                     session.clear()  # the proxy names someone we do not know: nobody's old session applies
                     return None
@@ -81,18 +83,18 @@ def install(server: Flask, runtime) -> None:
         name = session.get("user")
         if name:
             started = session.get("login_at", 0)
-            row = users.get_user(runtime.store, name) if name != "kiosk" else None
+            row = known.user(name) if name != "kiosk" else None
             if time.time() - started <= settings.session_hours * 3600:
                 if row is not None and not row["disabled"]:
                     return Principal(row["name"], row["role"], tuple(row["scopes"] or ()))
                 if name == "kiosk" and session.get("kiosk_token"):
-                    info = tokens.verify_token(runtime.store, session["kiosk_token"])
+                    info = known.token(session["kiosk_token"])
                     if info is not None and info.role == "wall":
                         return Principal(info.name, "wall", info.scopes)
             session.clear()
         kiosk = request.args.get("kiosk")
         if kiosk:
-            info = tokens.verify_token(runtime.store, kiosk)
+            info = known.token(kiosk)
             if info is not None and info.role == "wall":
                 _start_session("kiosk", kiosk_token=kiosk)
                 return Principal(info.name, "wall", info.scopes)

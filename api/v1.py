@@ -22,8 +22,10 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from datasources.ingest import CANONICAL, ingest_frame
+from datasources.remote import WriterUnavailable
+from security.principals import cache_for
 from security.scope import Scope
-from security.tokens import PUSH_ROLES, TokenInfo, verify_token
+from security.tokens import PUSH_ROLES, TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +335,11 @@ def openapi_document(pack) -> dict:
 # ---------------------------------------------------------------------------- routes
 
 
+def writer_unavailable(exc: WriterUnavailable) -> Response:
+    """503 + Retry-After: the writer is restarting or unreachable; nothing was done wrong by the caller."""
+    return _error(503, f"the store's writer is unavailable, retry shortly: {exc}", {"Retry-After": str(exc.retry_after_s)})
+
+
 def _error(status: int, reason: str, headers: dict | None = None) -> Response:
     response = jsonify({"error": reason})
     response.status_code = status
@@ -344,7 +351,7 @@ def _bearer(runtime, push: bool = True) -> tuple[TokenInfo | None, Response | No
     """The caller's token, or the 401/403 answer (403 only when `push` and the role may not push)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    info = verify_token(runtime.store, token.strip()) if scheme.lower() == "bearer" else None
+    info = cache_for(runtime).token(token.strip()) if scheme.lower() == "bearer" else None
     if info is None:
         return None, _error(401, "a valid bearer token is required (Authorization: Bearer TOKEN)",
                             {"WWW-Authenticate": 'Bearer realm="citybrain"'})
@@ -387,6 +394,8 @@ def _read_body() -> bytes:
 def blueprint(runtime) -> Blueprint:
     bp = Blueprint("api_v1", __name__, url_prefix=PREFIX)
 
+    bp.register_error_handler(WriterUnavailable, writer_unavailable)
+
     @bp.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return _error(exc.code or 400, exc.description or exc.name)
@@ -401,6 +410,8 @@ def blueprint(runtime) -> Blueprint:
                 summary = push_records(runtime, feed, records, origin=f"api:{token.name}")
             except BadBody as exc:
                 return _error(exc.status, exc.reason)
+            except WriterUnavailable as exc:  # not the client's fault: try again shortly
+                return _error(503, str(exc), {"Retry-After": str(exc.retry_after_s)})
             except Exception as exc:  # never a 5xx for what a client sent: report and log
                 log.exception("push to %s by %s failed", path, token.name)
                 return _error(400, f"cannot process the records: {type(exc).__name__}: {exc}")
@@ -583,7 +594,8 @@ def _dispatch_openapi_paths(error) -> dict:
             "responses": {"200": {"description": "The order after the action", **order},
                           "400": error("Bad body"), "401": unauth, "403": denied,
                           "404": error("Unknown or outside the caller's scope"),
-                          "409": error("expected_version is stale (the order changed)")},
+                          "409": error("expected_version is stale (the order changed), or the order's or "
+                                       "task's state refuses the action now")},
         }},
         f"{PREFIX}/dispatch-metrics": {"get": {
             "operationId": "dispatch_metrics",

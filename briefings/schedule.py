@@ -15,6 +15,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from datasources import gateway
+from datasources.remote import in_writer
 from datasources.store import Store, utcnow
 from security.scope import Scope
 
@@ -105,6 +106,7 @@ def list_schedules(store: Store) -> list[dict]:
     return gateway.query_rows(store, "briefing_schedules", Scope.city())
 
 
+@in_writer
 def run_due(store: Store, pack, now: dt.datetime | None = None) -> list[tuple[str, dt.datetime, int]]:
     """Build and freeze every due run (missed ones too); returns (schedule, scheduled at, briefing id)."""
     from briefings.build import build_brief

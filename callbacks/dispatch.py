@@ -14,7 +14,7 @@ import i18n
 from api.auth import principal
 from callbacks.context import current_scope, lang_from, runtime, signed_in_as
 from dispatch.origins import draft_for, launch, open_case_ids, parse_origin
-from dispatch.queue import VIEWS, NoteRequired, act, work_list
+from dispatch.queue import VIEWS, NoteRequired, act
 from dispatch.service import DispatchError, actor_for
 from dispatch.states import CREATE_ROLES, ORDER_STATES, SLA
 from dispatch.suggest import HISTORY_DAYS, deadline_for, suggest
@@ -24,6 +24,7 @@ from layouts.dispatch import (
     department_name, origin_line,
 )
 from layouts.shell import ShellIds
+from views.queue import work_list
 
 QUEUE_ROLES = frozenset({"department", "commander", "district_leader"})
 
@@ -253,7 +254,7 @@ def render_queue(_version, view, priority, _refresh, search, context):
                 {**context, "shown": None})
     view = view if view in VIEWS or view in ORDER_STATES else "todo"
     wanted = int(priority) if str(priority) in {str(p) for p in SLA} else None
-    items = work_list(rt.store, actor, view=view, priority=wanted)
+    items = work_list(rt.store, actor, view, wanted)
     shown = _fingerprint(items, lang, view, wanted)
     if shown == context.get("shown"):
         return title, views, priorities, no_update, no_update, no_update

@@ -5,9 +5,9 @@ from dash import Input, Output, callback, html
 
 import i18n
 from callbacks.context import current_scope, lang_from, runtime
-from datasources.health import feed_health_for, quarantine_summary
 from layouts.components.page import PageIds
 from layouts.shell import ShellIds
+from views.feeds import feed_health, quarantine_summary
 
 
 @callback(
@@ -21,7 +21,7 @@ from layouts.shell import ShellIds
 def render_feed_health(_tick, search):
     lang = lang_from(search)
     rt = runtime()
-    health = feed_health_for(rt.store, rt.settings)
+    health = feed_health(rt.store, rt.settings)
     quarantine = quarantine_summary(rt.store, current_scope())
     return (i18n.t("feeds.title", lang), build_feed_table(health, lang, rt.pack.timezone),
             i18n.t("quarantine.title", lang), build_quarantine_table(quarantine, lang, rt.pack.timezone))

@@ -5,13 +5,13 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 
 import i18n
 from callbacks.context import current_scope, lang_from, runtime
-from indicators.drill import default_window, unit_rates
+from indicators.drill import default_window
 from indicators.catalog import get as get_indicator
-from indicators.overview import unit_scorecard, units_map
 from layouts.components.deckmap import (MapIds, build_indicator_spec, build_legend, build_map_spec,
                                         build_threshold_legend)
 from layouts.components.page import PageIds
 from layouts.shell import ShellIds
+from views.units import unit_rates, unit_scorecard, units_map
 
 clientside_callback(
     ClientsideFunction("citybrain", "renderMap"),
@@ -58,7 +58,7 @@ def render_units(version, context, search):
         return None, [], [html.Li(i18n.t("unit.no_children", lang))], ""
     # the overview colours its districts by the chosen indicator; a unit page's children by open cases
     indicator_id = None if parent else context.get("indicator")
-    units = units_map(rt.store, rt.pack, current_scope(), level.id, parent=parent, indicator_id=indicator_id)
+    units = units_map(rt.store, rt.pack, current_scope(), level.id, parent, indicator_id)
     rows = units["ranking"]
     if units["indicator"] is not None:
         ind = get_indicator(indicator_id)

@@ -9,17 +9,17 @@ import urllib.parse
 from dash import Input, Output, State, callback, clientside_callback, html, no_update
 
 import i18n
-from alerts.engine import ACT_ROLES, AlertError, acknowledge, alert_panel
+from alerts.engine import ACT_ROLES, AlertError, acknowledge
 from callbacks.context import current_scope, lang_from, runtime, signed_in_as
 from dispatch.origins import DISPATCH_RULES
 from dispatch.states import CREATE_ROLES
 from indicators.catalog import get
-from indicators.layers import dispatch_board, map_layers
-from indicators.overview import MAP_INDICATORS, TREND_DAYS, kpi_board
+from indicators.overview import MAP_INDICATORS, TREND_DAYS
 from layouts.components.deckmap import MapIds, build_overlays
 from layouts.components.page import PageIds
 from layouts.components.overview import CASES_MODES, POINT_LAYERS, OverviewIds
 from layouts.shell import ShellIds
+from views.overview import alert_panel, dispatch_board, kpi_board, map_layers
 
 # The indicator selector writes the page context; callbacks/map.py recolours the districts from it.
 clientside_callback(
@@ -81,7 +81,7 @@ def render_overlays(version, cases_mode, layers, search, context):
     rt = runtime()
     lang = lang_from(search, (context or {}).get("lang"))
     wanted = parse_layers(cases_mode, layers)
-    data = map_layers(rt.store, current_scope(), wanted) if wanted else {}
+    data = map_layers(rt.store, current_scope(), tuple(wanted)) if wanted else {}
     return build_overlays(data, version or 0), build_layer_legend(wanted, lang)
 
 

@@ -6,13 +6,14 @@ from dash import Input, Output, State, callback, html, no_update
 import i18n
 from api.auth import principal
 from callbacks.context import lang_from, runtime
-from datasources.health import feed_health_for
+from views.feeds import feed_health
 from layouts.shell import ShellIds
 
 
-@callback(Output(ShellIds.VERSION, "data"), Input(ShellIds.TICK, "n_intervals"), State(ShellIds.VERSION, "data"))
+@callback(Output(ShellIds.VERSION, "data"), Input(ShellIds.VERSION_POLL, "n_intervals"), State(ShellIds.VERSION, "data"))
 def poll_version(_tick, known):
-    """One light request per tick; everything else follows the version only when it moves."""
+    """The fallback when server push (/events, assets/push.js) is not live: one light request per
+    tick; everything else follows the version only when it moves."""
     version = runtime().store.data_version
     return version if version != known else no_update
 
@@ -50,7 +51,7 @@ def render_feed_badges(_tick, search):
     """Every feed's newest record time, turning amber/red when it stalls (runs every tick: age grows)."""
     lang = lang_from(search)
     rt = runtime()
-    health = feed_health_for(rt.store, rt.settings)
+    health = feed_health(rt.store, rt.settings)
     return build_badges(health, lang, rt.pack.timezone), i18n.t("data.version", lang, version=rt.store.data_version)
 
 

@@ -10,10 +10,10 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 
 import i18n
 from callbacks.context import current_scope, lang_from, runtime
-from indicators.wall import wall_board, wall_pulse
 from layouts.components.wall import WallIds
 from callbacks.shell import poll_version
 from layouts.shell import ShellIds
+from views.wall import wall_board, wall_pulse
 
 clientside_callback(
     ClientsideFunction("wall", "focus"),
@@ -25,6 +25,14 @@ clientside_callback(
     ClientsideFunction("wall", "heartbeat"),
     Output(WallIds.HEARTBEAT_SEEN, "data"),
     Input(WallIds.HEARTBEAT, "data"),
+)
+
+
+# The wall's faster version poll is off while server push is live, like the shell's (assets/push.js).
+clientside_callback(
+    "function (off) { return !!off; }",
+    Output(WallIds.VERSION_TICK, "disabled"),
+    Input(ShellIds.VERSION_POLL, "disabled"),
 )
 
 

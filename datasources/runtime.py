@@ -33,6 +33,7 @@ class Runtime:
     threads: list[threading.Thread] = field(default_factory=list)
     notifier: object | None = None  # dispatch.notify.Notifier: live dispatch events (subscribe())
     webhooks: object | None = None  # dispatch.webhooks.WebhookWorker: sends department webhooks
+    principals: object | None = None  # security.principals.PrincipalCache (made on first use)
 
     def close(self) -> None:
         self.stop.set()
@@ -132,6 +133,21 @@ def open_runtime(settings: Settings, *, simulate: bool | None = None, start_thre
         thread.start()
         runtime.threads.append(thread)
     return runtime
+
+
+def open_web_runtime(settings: Settings, writer: str | None = None) -> Runtime:
+    """A web process's runtime: the city pack (read-only) and the store through the writer's link
+    (datasources/remote.py) at `writer` (default: the socket in the data folder). No threads of
+    the writer's run here: no simulator, no alerts, no feed bus."""
+    from datasources.remote import RemoteStore, authkey, parse_address, socket_path
+
+    pack = load_pack(settings.city)
+    key = authkey(settings.data_dir)
+    if key is None:
+        raise RuntimeError(f"no writer key in {settings.data_dir} (start the writer first, or copy its writer.key)")
+    address = parse_address(writer) if writer else str(socket_path(settings.data_dir))
+    store = RemoteStore(address, key, role="web", pack_id=pack.id, connect_timeout=120)
+    return Runtime(settings, pack, store)
 
 
 def _start_dispatch_events(runtime: Runtime, start_threads: bool) -> None:

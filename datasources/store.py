@@ -197,6 +197,10 @@ class Store:
         self._version = self._read_version()
         self._facts_floor = self._version  # changes at or before this version are not in the log
         self.reference_version = self._version  # moves with every commit of reference data (units, ...)
+        self.last_commit_at: float | None = None  # wall-clock time of this process's newest commit
+        # Moves with every write outside the feeds (users, tokens, alerts, dispatch, ...): caches of
+        # who may do what (security/principals.py) key on it. Not persisted: a restart starts again.
+        self.admin_version = 0
 
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:
@@ -335,9 +339,12 @@ class Store:
         data version is not bumped (the console's data did not change). Returns the statement's
         rows (e.g. of a `returning` clause).
         """
-        with self._transaction() as cur:
-            cur.execute(sql, params or [])
-            return cur.fetchall()
+        try:
+            with self._transaction() as cur:
+                cur.execute(sql, params or [])
+                return cur.fetchall()
+        finally:
+            self._bump_admin()
 
     @contextmanager
     def write_transaction(self):
@@ -345,8 +352,27 @@ class Store:
         administrative tables (not feeds), all or nothing (an exception rolls back). The data
         version is not bumped. Do not call `apply` inside it (the lock is not re-entrant).
         """
-        with self._transaction() as cur:
-            yield cur
+        try:
+            with self._transaction() as cur:
+                yield cur
+        finally:
+            self._bump_admin()
+
+    def _bump_admin(self) -> None:
+        with self._version_changed:
+            self.admin_version += 1
+            self._version_changed.notify_all()
+
+    def wait_for_change(self, version: int, admin_version: int, timeout: float) -> None:
+        """Block until the data version moves past `version` or the admin version differs from
+        `admin_version`, or the timeout passes (the writer's long-poll for other processes)."""
+        deadline = time.monotonic() + timeout
+        with self._version_changed:
+            while self._version <= version and self.admin_version == admin_version:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._version_changed.wait(remaining)
 
     def apply(
         self,
@@ -580,6 +606,7 @@ class Store:
         return version
 
     def _bump(self, version: int) -> None:
+        self.last_commit_at = time.time()
         with self._version_changed:
             self._version = version
             self._version_changed.notify_all()

@@ -24,6 +24,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from datasources import gateway
+from datasources.remote import in_writer
 from datasources.store import Store, utcnow
 from dispatch import notify, webhooks
 from dispatch.isotime import iso
@@ -61,6 +62,18 @@ class DispatchError(Exception):
         self.reason = reason
         self.key = key
         self.params = params
+
+    def __reduce__(self):  # crosses the writer link as itself (datasources/remote.py)
+        return (_dispatch_error, (self.status, self.reason, self.key, self.params))
+
+
+def _dispatch_error(status, reason, key, params) -> DispatchError:
+    return DispatchError(status, reason, key, **params)
+
+
+# A refusal of the state machine (dispatch/states.py RefusedError.code) as an HTTP status: the role
+# or scope forbids it (403), the order's or task's state does not allow it now (409), a bad body (400).
+REFUSAL_STATUS = {"bad_request": 400, "role": 403, "scope": 403, "state": 409, "task": 409}
 
 
 def actor_for(pack, name: str, role: str, scopes) -> Actor:
@@ -374,6 +387,7 @@ def order_deadline(pack, cases: list[dict], priority: int, now: dt.datetime) -> 
 # ---------------------------------------------------------------------------- commands
 
 
+@in_writer
 def create_order(store: Store, pack, actor: Actor, body: dict, *, origin: str = "api",
                  now: dt.datetime | None = None) -> tuple[int, dict]:
     """Create an order from `body` (CONTRACT §5); (201, order). DispatchError(400/403/409) otherwise.
@@ -459,6 +473,7 @@ def create_order(store: Store, pack, actor: Actor, body: dict, *, origin: str = 
     return _run(store, command_id, actor, write)
 
 
+@in_writer
 def apply_action(store: Store, pack, actor: Actor, order_id: str, body: dict, *, origin: str = "api",
                  now: dt.datetime | None = None) -> tuple[int, dict]:
     """Apply one action (CONTRACT §5 action body) by `actor`; (200, order) or DispatchError.
@@ -497,7 +512,7 @@ def apply_action(store: Store, pack, actor: Actor, order_id: str, body: dict, *,
         try:
             after, events = transition(before, command, actor)
         except RefusedError as exc:
-            raise DispatchError(400 if exc.code == "bad_request" else 403, exc.reason, exc.key, **exc.params) from None
+            raise DispatchError(REFUSAL_STATUS.get(exc.code, 403), exc.reason, exc.key, **exc.params) from None
         result = order_dict(after)
         _write(store, before, after, events, actor, action, origin, now, note, command_id, 200, result)
         _follow_cases(store, after, events, now)
@@ -506,6 +521,7 @@ def apply_action(store: Store, pack, actor: Actor, order_id: str, body: dict, *,
     return _run(store, command_id, actor, write)
 
 
+@in_writer
 def escalate_due(store: Store, pack=None, now: dt.datetime | None = None) -> list[dict]:
     """Escalate every late task of open orders at `now` (injectable clock); one audit row per order.
 

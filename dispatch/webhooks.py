@@ -37,6 +37,7 @@ import urllib.parse
 import urllib.request
 
 from datasources import gateway
+from datasources.remote import in_writer
 from datasources.store import Store, utcnow
 from dispatch.isotime import iso
 from security.scope import Scope
@@ -99,6 +100,7 @@ def set_enabled(store: Store, department: str, enabled: bool) -> bool:
     return bool(rows)
 
 
+@in_writer
 def remove_webhook(store: Store, department: str) -> int:
     """Remove the department's webhook; its pending deliveries are cancelled (kept in the log)."""
     with store.write_transaction() as cur:

@@ -13,6 +13,7 @@ import datetime as dt
 import zoneinfo
 
 from datasources import gateway
+from datasources.remote import in_writer
 from indicators import caseindex
 from indicators.catalog import Indicator, catalog, get
 
@@ -94,6 +95,7 @@ def _case_rows(store, pack, scope, kind: str, params: dict) -> list[dict]:
     return gateway.query_rows(store, source, scope, **params)
 
 
+@in_writer
 def compute(store, pack, scope, level: str, start: dt.datetime, end: dt.datetime,
             indicators=None) -> list[dict]:
     """One row per (indicator, unit) of `level` for window [start, end), as-of = end.
@@ -130,6 +132,7 @@ def compute(store, pack, scope, level: str, start: dt.datetime, end: dt.datetime
     return rows
 
 
+@in_writer
 def explain(store, pack, scope, indicator: str, level: str, unit_id: str, start: dt.datetime,
             end: dt.datetime) -> dict:
     """Lineage of a case indicator for one unit: the case ids in its numerator and denominator."""

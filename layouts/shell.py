@@ -9,7 +9,8 @@ from dash import dcc, html
 class ShellIds(StrEnum):
     URL = "url"
     NAV = "nav"
-    TICK = "tick"
+    TICK = "tick"  # the header's clock: feed ages grow with time
+    VERSION_POLL = "version-poll"  # polling for the data version; off while server push is live (assets/push.js)
     VERSION = "data-version"
     TITLE = "header-title"
     FEEDS = "feed-badges"
@@ -26,6 +27,7 @@ def layout(poll_ms: int, page_container) -> html.Div:
             dcc.Location(id=ShellIds.URL),
             dcc.Location(id=ShellIds.NAV, refresh="callback-nav"),
             dcc.Interval(id=ShellIds.TICK, interval=poll_ms),
+            dcc.Interval(id=ShellIds.VERSION_POLL, interval=poll_ms),
             dcc.Store(id=ShellIds.VERSION, data=0),
             html.Header(
                 className="header",

@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from datasources import gateway
 from datasources.citypack import CityPack
+from datasources.remote import in_writer
 from datasources.store import Store, utcnow
 from security.scope import Scope
 
@@ -116,6 +117,7 @@ def authenticate(store: Store, name: str, password: str, now: dt.datetime | None
     return User(row["name"], row["role"], tuple(row["scopes"] or ()))
 
 
+@in_writer
 def audit(store: Store, actor: str, role: str, action: str, target: str = "", detail: str = "", origin: str = "") -> None:
     """Append one audit row (never updated or deleted through the application)."""
     with store.write_transaction() as cur:

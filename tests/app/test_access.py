@@ -163,6 +163,8 @@ SAMPLES = {
     ("url", "search"): "?lang=zh",
     ("url", "pathname"): "/",
     ("tick", "n_intervals"): 3,
+    ("version-poll", "n_intervals"): 3,
+    ("version-poll", "disabled"): False,
     ("_pages_location", "pathname"): f"/unit/district/{OUTSIDE}",
     ("_pages_location", "search"): "?lang=zh",
     ("drill-grid", "cellClicked"): {"colId": "case_id", "value": "SIM-1"},

@@ -88,7 +88,7 @@ def test_full_cycle_moves_the_cases_and_is_audited(env):
     assert {s for s, _ in case_rows(store, ids).values()} == {"handled"}
     # verification waits for the assisting task
     early = act(env, "commander", oid, action="verify", expected_version=v)
-    assert early.status_code == 403 and "shuiwu" in early.get_json()["error"]
+    assert early.status_code == 409 and "shuiwu" in early.get_json()["error"]  # the order's state, not the role
     r = act(env, "shuiwu", oid, action="resolve", expected_version=v)
     v = r.get_json()["version"]
     r = act(env, "commander", oid, action="verify", expected_version=v, command_id="verify-1")
@@ -150,7 +150,7 @@ def test_stale_versions_idempotency_and_refusals(env):
     refused_role = act(env, "huanbao", oid, action="verify")
     assert refused_role.status_code == 403 and "role" in refused_role.get_json()["error"]
     wrong_state = act(env, "huanbao", oid, action="resolve")
-    assert wrong_state.status_code == 403 and "state issued" in wrong_state.get_json()["error"]
+    assert wrong_state.status_code == 409 and "state issued" in wrong_state.get_json()["error"]
     # bad bodies
     client, headers = env["client"], {"Authorization": f"Bearer {env['tokens']['commander']}"}
     assert client.post(f"/api/v1/dispatch-orders/{oid}/actions", data="{nope", headers=headers,

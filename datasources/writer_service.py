@@ -1,0 +1,216 @@
+"""The writer's side of the link (datasources/remote.py): one thread per client connection.
+
+Every request runs on the connection thread's own DuckDB cursor (reads) or through the Store's
+writer lock (writes), exactly as the same call in one process would. Errors go back as the
+exception itself when it survives pickling, else as text; a failing request never takes the
+service down.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import logging
+import os
+import pickle
+import shutil
+import threading
+import time
+from multiprocessing.connection import Listener
+from pathlib import Path
+
+from datasources import gateway
+from datasources.remote import COMMANDS, _Marker, authkey, parse_address, socket_path
+
+log = logging.getLogger(__name__)
+
+# Modules whose @in_writer functions clients may call (imported at start so the registry is full).
+COMMAND_MODULES = ("alerts.engine", "briefings.schedule", "briefings.store", "dispatch.service", "dispatch.webhooks",
+                   "indicators.compute", "security.tokens", "security.users")
+CLIENT_STALE_S = 30.0
+
+
+class WriterService:
+    """Serves reads, feed batches, commands and version long-polls to web workers and the CLI."""
+
+    def __init__(self, runtime, address: str | None = None):
+        self.runtime = runtime
+        self.store = runtime.store
+        data_dir = runtime.settings.data_dir
+        self.key = authkey(data_dir, create=True)
+        self.address = parse_address(address) if address else str(socket_path(data_dir))
+        self.started = time.time()
+        self.clients: dict[tuple, dict] = {}
+        self._clients_lock = threading.Lock()
+        self._listener: Listener | None = None
+        for module in COMMAND_MODULES:
+            importlib.import_module(module)
+
+    # -- lifecycle
+    def start(self) -> None:
+        if isinstance(self.address, str):
+            path = Path(self.address)
+            if path.exists():
+                path.unlink()  # a socket left by a killed writer (the store's file lock proved we are alone)
+            self._listener = Listener(self.address, family="AF_UNIX", authkey=self.key, backlog=256)
+            os.chmod(self.address, 0o600)
+        else:
+            self._listener = Listener(self.address, family="AF_INET", authkey=self.key, backlog=256)
+        threading.Thread(target=self._accept, name="writer-service", daemon=True).start()
+        log.info("writer service on %s", self.address)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except OSError:
+                pass
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn = self._listener.accept()
+            except OSError:
+                if self.runtime.stop.is_set():
+                    return
+                continue
+            except Exception as exc:  # a client with the wrong key, or one that hung up mid-handshake
+                log.warning("refused a writer client: %s", exc)
+                continue
+            threading.Thread(target=self._serve, args=(conn,), name="writer-client", daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        try:
+            while True:
+                try:
+                    op, payload = conn.recv()
+                except (EOFError, OSError):
+                    return
+                try:
+                    answer = ("ok", self.handle(op, payload))
+                except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
+                    answer = ("error", _portable(exc))
+                try:
+                    conn.send(answer)
+                except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                    conn.send(("error", RuntimeError(f"answer to {op} could not be sent: {exc}")))
+        except (EOFError, OSError):
+            return
+        finally:
+            conn.close()
+
+    # -- requests
+    def handle(self, op: str, payload: tuple):
+        store = self.store
+        if op == "query":
+            name, bound = payload
+            sql, _ = gateway.load_sql(name)
+            return store.cursor().sql(sql, params=bound).to_arrow_table()
+        if op == "wait":
+            after, admin_after, timeout, hello = payload
+            self._seen(hello, after)
+            store.wait_for_change(after, admin_after, min(float(timeout), 30.0))
+            return self.state(short=True)
+        if op == "call":
+            key, args, kwargs = payload
+            fn = COMMANDS.get(key)
+            if fn is None:
+                raise PermissionError(f"{key} is not a writer command")
+            args = tuple(self._resolve(a) for a in args)
+            kwargs = {k: self._resolve(v) for k, v in kwargs.items()}
+            return fn(store, *args, **kwargs)
+        if op == "apply":
+            feed, kind, batch, quarantined, origin = payload
+            return store.apply(feed, kind, batch, quarantined, origin=origin)
+        if op == "write":
+            sql, params = payload
+            return store.execute_write(sql, params)
+        if op == "mark_reprocessed":
+            return store.mark_reprocessed(payload[0])
+        if op == "fact_changes":
+            return store.case_fact_changes(*payload)
+        if op == "versions":
+            return self.state(short=True)
+        if op == "state":
+            return self.state(short=False)
+        if op == "health":
+            return self.health()
+        if op == "backup":
+            return backup(self.store, self.runtime.pack.id, Path(payload[0]))
+        raise ValueError(f"unknown writer request {op!r}")
+
+    def _resolve(self, value):
+        if isinstance(value, _Marker):
+            return self.runtime.pack if value.name == "pack" else self.runtime.settings
+        return value
+
+    def _seen(self, hello: dict, version: int) -> None:
+        with self._clients_lock:
+            self.clients[(hello.get("host"), hello.get("pid"))] = {**hello, "version": version, "seen": time.time()}
+
+    def state(self, short: bool) -> dict:
+        store = self.store
+        out = {"version": store.data_version, "reference_version": store.reference_version,
+               "facts_epoch": store.facts_epoch, "admin_version": store.admin_version}
+        if not short:
+            out.update(pack_id=self.runtime.pack.id, path=str(store.path), case_index_days=store.case_index_days,
+                       columns=store._columns, pid=os.getpid())
+        return out
+
+    def health(self) -> dict:
+        now = time.time()
+        version = self.store.data_version
+        with self._clients_lock:
+            for key in [k for k, c in self.clients.items() if now - c["seen"] > CLIENT_STALE_S]:
+                del self.clients[key]
+            clients = [{"pid": c["pid"], "host": c["host"], "role": c["role"], "version": c["version"],
+                        "versions_behind": max(0, version - c["version"]), "last_seen_s": round(now - c["seen"], 1)}
+                       for c in self.clients.values()]
+        backlog = getattr(self.runtime.bus, "backlog", None)
+        writer = {"pid": os.getpid(), "uptime_s": round(now - self.started, 1), "data_version": version,
+                  "last_commit_age_s": _last_commit_age(self.store), "threads": threading.active_count()}
+        if backlog is not None:
+            try:
+                writer["bus_backlog_entries"] = backlog()
+            except Exception as exc:
+                writer["bus_error"] = str(exc)
+        return {"writer": writer, "clients": sorted(clients, key=lambda c: (c["role"], c["pid"]))}
+
+
+def _last_commit_age(store) -> float | None:
+    at = getattr(store, "last_commit_at", None)
+    return None if at is None else round(time.time() - at, 1)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself if it crosses a pickle round trip, else a RuntimeError with its text."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------------------- backup
+
+
+BACKUP_FILE = "citybrain.duckdb"
+
+
+def backup(store, city_id: str, target: Path) -> dict:
+    """A consistent copy of the store in `target` while it runs: under the writer lock (no batch
+    or command lands meanwhile; reads go on), checkpoint (the WAL folds into the file), copy."""
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    if any(target.iterdir()):
+        raise ValueError(f"backup folder {target} is not empty")
+    started = time.monotonic()
+    with store._write_lock:
+        store._con.execute("checkpoint")
+        version = store.data_version
+        shutil.copyfile(store.path, target / BACKUP_FILE)
+    manifest = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "data_version": version,
+                "city": city_id, "bytes": (target / BACKUP_FILE).stat().st_size,
+                "seconds": round(time.monotonic() - started, 3)}
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest

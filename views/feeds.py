@@ -1,0 +1,18 @@
+"""Feed freshness (header badges, /feeds, /healthz) and the quarantine waiting for a fix.
+
+Freshness is read once a second per process whatever the number of open consoles (ages grow with
+the clock, so the rhythm is the second, not the version)."""
+from __future__ import annotations
+
+from datasources import health
+from views.cache import per_version
+
+
+@per_version("feeds.health", rhythm_s=1.0)
+def feed_health(store, settings) -> dict:
+    return health.feed_health_for(store, settings)
+
+
+@per_version("feeds.quarantine")
+def quarantine_summary(store, scope) -> list[dict]:
+    return health.quarantine_summary(store, scope)

@@ -1,0 +1,10 @@
+"""A department's (or the command's) dispatch work list (/queue): refreshed on change."""
+from __future__ import annotations
+
+from dispatch import queue
+from views.cache import per_version
+
+
+@per_version("queue.work_list")
+def work_list(store, actor, view: str, priority: int | None) -> list[dict]:
+    return queue.work_list(store, actor, view=view, priority=priority)
