@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from datasources import gateway, geo
 from datasources.ingest import ingest_frame
+from datasources.remote import WriterUnavailable
 from security.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -301,7 +302,7 @@ def blueprint(runtime) -> Blueprint:
         # Public channel: no bearer token; an api_key parameter is accepted and ignored.
         try:
             answer = file_request(runtime, _post_fields())
-        except Open311Error:
+        except (Open311Error, WriterUnavailable):  # the latter: 503 + Retry-After (api/__init__.py)
             raise
         except Exception as exc:  # a client's input must never produce a 5xx
             log.exception("open311 POST failed")

@@ -681,6 +681,8 @@ def _dispatch_routes(bp: Blueprint, runtime) -> None:
             return _error(exc.status, exc.reason)
         except service.DispatchError as exc:
             return _error(exc.status, exc.reason)
+        except WriterUnavailable as exc:  # the client retries with its command_id: done at most once
+            return writer_unavailable(exc)
         except Exception:
             log.exception("dispatch command failed")
             return _error(500, "internal error (logged)")

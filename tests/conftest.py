@@ -40,11 +40,12 @@ def wait_http(url: str, timeout: float = 90, proc: subprocess.Popen | None = Non
 
 
 @contextmanager
-def serve_console(data_dir: Path, env: dict, timeout: float = 120):
-    """`python app.py serve` with `env` (PORT among it) and its log in data_dir/server.log, until
-    /healthz answers; yields the base URL and stops the server after."""
+def serve_console(data_dir: Path, env: dict, timeout: float = 120, args=()):
+    """`python app.py serve [args]` with `env` (PORT among it) and its log in data_dir/server.log,
+    until /healthz answers; yields the base URL and stops the server after."""
     log = open(data_dir / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", *args], cwd=ROOT, env=env, stdout=log,
+                            stderr=log)
     try:
         url = f"http://127.0.0.1:{env['PORT']}"
         wait_http(f"{url}/healthz", timeout=timeout, proc=proc)
