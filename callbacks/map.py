@@ -11,6 +11,7 @@ from layouts.components.deckmap import (MapIds, build_indicator_spec, build_lege
                                         build_threshold_legend)
 from layouts.components.page import PageIds
 from layouts.shell import ShellIds
+from views.cache import shared
 from views.units import unit_rates, unit_scorecard, units_map
 
 clientside_callback(
@@ -53,12 +54,20 @@ def _unit_link(level_id: str, unit_id: str, lang: str) -> str:
 def render_units(version, context, search):
     rt = runtime()
     lang = lang_from(search, context.get("lang"))
+    scope = current_scope()
+    key = (scope, lang, version, repr(context.get("unit")), context.get("indicator"))
+    return shared("render_units", key, rt.store, lambda: _units_outputs(rt, scope, version, context, lang))
+
+
+def _units_outputs(rt, scope, version, context, lang):
+    """The map spec, legend and ranking of a level: built once per (scope, language, page, version)
+    and shared by every console showing the same (views/cache.py)."""
     level, parent = _children_level(rt.pack, context)
     if level is None:
         return None, [], [html.Li(i18n.t("unit.no_children", lang))], ""
     # the overview colours its districts by the chosen indicator; a unit page's children by open cases
     indicator_id = None if parent else context.get("indicator")
-    units = units_map(rt.store, rt.pack, current_scope(), level.id, parent, indicator_id)
+    units = units_map(rt.store, rt.pack, scope, level.id, parent, indicator_id)
     rows = units["ranking"]
     if units["indicator"] is not None:
         ind = get_indicator(indicator_id)

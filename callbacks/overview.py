@@ -19,6 +19,7 @@ from layouts.components.deckmap import MapIds, build_overlays
 from layouts.components.page import PageIds
 from layouts.components.overview import CASES_MODES, POINT_LAYERS, OverviewIds
 from layouts.shell import ShellIds
+from views.cache import shared
 from views.overview import alert_panel, dispatch_board, kpi_board, map_layers
 
 # The indicator selector writes the page context; callbacks/map.py recolours the districts from it.
@@ -65,7 +66,8 @@ def render_overview_controls(search, context):
 def render_kpi_ribbon(_version, search, context):
     rt = runtime()
     lang = lang_from(search, (context or {}).get("lang"))
-    return build_kpi_ribbon(kpi_board(rt.store, rt.pack, current_scope()), lang)
+    scope = current_scope()
+    return shared("kpi_ribbon", (scope, lang), rt.store, lambda: build_kpi_ribbon(kpi_board(rt.store, rt.pack, scope), lang))
 
 
 @callback(
@@ -80,9 +82,14 @@ def render_kpi_ribbon(_version, search, context):
 def render_overlays(version, cases_mode, layers, search, context):
     rt = runtime()
     lang = lang_from(search, (context or {}).get("lang"))
-    wanted = parse_layers(cases_mode, layers)
-    data = map_layers(rt.store, current_scope(), tuple(wanted)) if wanted else {}
-    return build_overlays(data, version or 0), build_layer_legend(wanted, lang)
+    wanted = tuple(parse_layers(cases_mode, layers))
+    scope = current_scope()
+
+    def build():
+        data = map_layers(rt.store, scope, wanted) if wanted else {}
+        return build_overlays(data, version or 0), build_layer_legend(list(wanted), lang)
+
+    return shared("overlays", (scope, lang, wanted, version), rt.store, build)
 
 
 @callback(

@@ -13,6 +13,7 @@ from callbacks.context import current_scope, lang_from, runtime
 from layouts.components.wall import WallIds
 from callbacks.shell import poll_version
 from layouts.shell import ShellIds
+from views.cache import shared
 from views.wall import wall_board, wall_pulse
 
 clientside_callback(
@@ -62,7 +63,13 @@ def poll_version_fast(tick, known):
 def render_wall_board(version, search):
     rt = runtime()
     lang = lang_from(search)
-    board = wall_board(rt.store, rt.pack, current_scope())
+    scope = current_scope()
+    return shared("wall_board", (scope, lang, version), rt.store, lambda: _wall_outputs(rt, scope, lang))
+
+
+def _wall_outputs(rt, scope, lang):
+    """The wall board's outputs, built once per (scope, language, version) for every wall."""
+    board = wall_board(rt.store, rt.pack, scope)
     return (build_kpis(board["kpis"], lang), build_data_alerts(board, lang),
             i18n.t("wall.kpis", lang), i18n.t("wall.map", lang), i18n.t("wall.alerts", lang),
             i18n.t("wall.dispatch", lang), build_dispatch_board(board["dispatch"], lang, rt.pack.timezone),
