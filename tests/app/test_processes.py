@@ -107,6 +107,14 @@ def test_cli_writes_while_the_console_runs(prod, tmp_path):
     status, body, _ = http(prod["url"] + "/api/v1/cases?status=open&limit=500", token=token)
     assert status == 200 and {f"CLI-{i}" for i in range(5)} <= {r["case_id"] for r in body["rows"]}
 
+    reprocessed = cli(prod, "quarantine", "reprocess", "cases")  # the bad time is still bad: kept, not lost
+    assert reprocessed.returncode == 0, reprocessed.stderr
+    assert json.loads(reprocessed.stdout.strip().splitlines()[-1])["quarantined"] >= 1
+    pdf = tmp_path / "brief.pdf"
+    briefed = cli(prod, "brief", "--template", "daily", "--scope", "district:110105", "--start",
+                  (now - dt.timedelta(days=1)).isoformat(), "--end", now.isoformat(), "--out", str(pdf), "--lang", "en")
+    assert briefed.returncode == 0 and pdf.read_bytes().startswith(b"%PDF"), briefed.stderr
+
     scheduled = cli(prod, "schedules", "add", "morning", "--cron", "30 7 * * *", "--template", "daily")
     assert scheduled.returncode == 0, scheduled.stderr
     assert "morning" in cli(prod, "schedules", "list").stdout
@@ -119,6 +127,25 @@ def test_cli_writes_while_the_console_runs(prod, tmp_path):
     time.sleep(0.3)
     codes = {http(prod["url"] + indicators_path(), token=token)[0] for _ in range(12)}
     assert codes == {401}
+
+
+def test_the_access_matrix_holds_in_every_process(prod):
+    added = cli(prod, "users", "add", "lead-chaoyang", "--role", "district_leader", "--scope", "district:110105",
+                "--password-stdin", stdin="another long password\n")
+    assert added.returncode == 0, added.stderr
+    token = token_for(prod, "lead-chaoyang")
+    seen_pids = set()
+    for _ in range(16):  # new connections: both workers answer some of them
+        status, body, _ = http(prod["url"] + indicators_path(), token=token)
+        assert status == 200 and {r["unit_id"] for r in body["rows"]} == {"110105"}
+        status, body, _ = http(prod["url"] + "/api/v1/cases?unit=district:110108&limit=5", token=token)
+        assert status in (403, 404) or body["rows"] == [], (status, body)
+        status, body, _ = http(prod["url"] + "/api/v1/cases?limit=20", token=token)
+        assert status == 200 and body["rows"]
+        assert {r["unit.district"] for r in body["rows"]} == {"110105"}
+        assert all("*" in (r["reporter_phone"] or "*") for r in body["rows"])  # masked
+        seen_pids.add(http(prod["url"] + "/healthz")[1]["process"]["pid"])
+    assert len(seen_pids) == 2
 
 
 def test_both_web_workers_follow_the_data_version_within_2s(prod):
