@@ -130,7 +130,7 @@ def local_writer(data_dir: Path) -> "RemoteStore | None":
     if key is None or not path.exists():
         return None
     try:
-        return RemoteStore(str(path), key, subscribe=False)
+        return RemoteStore(str(path), key, subscribe=False, connect_timeout=1.0)  # a socket left by a killed writer: quick
     except WriterUnavailable:
         return None
 
