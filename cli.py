@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     list_p = users_commands.add_parser("list", help="users, roles and scopes (no password hashes)")
     _common(list_p, top=False)
+    disable_p = users_commands.add_parser("disable", help="disable a user: sessions and tokens stop working at once")
+    _common(disable_p, top=False)
+    disable_p.add_argument("name")
     revoke_p = users_commands.add_parser("revoke", help="revoke every live API token of a holder")
     _common(revoke_p, top=False)
     revoke_p.add_argument("name")
@@ -511,7 +514,7 @@ def cmd_brief(settings: Settings, args) -> int:
 def cmd_users(settings: Settings, args) -> int:
     """users add | list | revoke | token: console users (argon2 passwords) and API bearer tokens."""
     from security.tokens import holder, issue_token, revoke_token
-    from security.users import add_user, get_user, list_users
+    from security.users import add_user, disable_user, get_user, list_users
 
     with _store(settings) as store:
         if args.users_command == "list":
@@ -522,6 +525,10 @@ def cmd_users(settings: Settings, args) -> int:
             password = sys.stdin.readline().rstrip("\n")
             user = add_user(store, _pack(settings), args.name, args.role, args.scope, password)
             print(f"user {user.name} ({user.role}{', ' + ', '.join(user.scopes) if user.scopes else ''}) saved")
+        elif args.users_command == "disable":
+            if not disable_user(store, args.name):
+                raise CommandError(f"no user {args.name!r}")
+            print(f"user {args.name} disabled")
         elif args.users_command == "revoke":
             print(f"revoked {revoke_token(store, args.name)} token(s) of {args.name}")
         else:  # token: a user's token carries the user's role and scopes; other holders are feed sources

@@ -20,6 +20,7 @@ from datasources import gateway
 from datasources.store import Store, utcnow
 from security.scope import Scope
 from security.users import ROLES as USER_ROLES
+from security.users import get_user
 
 ROLES = (*USER_ROLES, "source")  # the console roles plus feed producers
 PUSH_ROLES = frozenset({"source", "admin", "commander"})  # may push feed records over the API
@@ -70,6 +71,11 @@ def verify_token(store: Store, token: str | None) -> TokenInfo | None:
     if not rows:
         return None
     row = rows[0]
+    user = get_user(store, row["name"])
+    if user is not None:  # a user's token follows the user at once: disabled, or a new role and scopes
+        if user["disabled"]:
+            return None
+        return TokenInfo(row["token_id"], row["name"], user["role"], tuple(user["scopes"] or ()))
     return TokenInfo(row["token_id"], row["name"], row["role"], tuple(row["scopes"] or ()))
 
 

@@ -84,6 +84,11 @@ def add_user(store: Store, pack: CityPack, name: str, role: str, scopes, passwor
     return User(name, role, tuple(scopes))
 
 
+def disable_user(store: Store, name: str) -> bool:
+    """Disable a user: its sessions and tokens stop working at the next request (security/principals.py)."""
+    return bool(store.execute_write("update users set disabled = true where name = $name returning name", {"name": name}))
+
+
 def get_user(store: Store, name: str) -> dict | None:
     rows = gateway.query_rows(store, "user_by_name", Scope.city(), user_name=name)
     return rows[0] if rows else None

@@ -148,6 +148,26 @@ def test_the_access_matrix_holds_in_every_process(prod):
     assert len(seen_pids) == 2
 
 
+def test_a_changed_or_disabled_user_s_token_follows_at_once_everywhere(prod):
+    def add(role, *scope):
+        done = cli(prod, "users", "add", "shift-lead", "--role", role, *scope, "--password-stdin", stdin="yet another password\n")
+        assert done.returncode == 0, done.stderr
+
+    add("commander")
+    token = token_for(prod, "shift-lead")
+    status, body, _ = http(prod["url"] + indicators_path(), token=token)
+    assert status == 200 and len({r["unit_id"] for r in body["rows"]}) > 1
+    add("district_leader", "--scope", "district:110105")  # demoted: the same token reads one district now
+    time.sleep(0.3)
+    for _ in range(8):
+        status, body, _ = http(prod["url"] + indicators_path(), token=token)
+        assert status == 200 and {r["unit_id"] for r in body["rows"]} == {"110105"}
+    disabled = cli(prod, "users", "disable", "shift-lead")
+    assert disabled.returncode == 0, disabled.stderr
+    time.sleep(0.3)
+    assert {http(prod["url"] + indicators_path(), token=token)[0] for _ in range(8)} == {401}
+
+
 def test_both_web_workers_follow_the_data_version_within_2s(prod):
     token = token_for(prod, "commander")
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
