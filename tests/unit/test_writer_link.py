@@ -124,3 +124,25 @@ def test_reads_from_many_threads_at_once(linked):
     for t in threads:
         t.join()
     assert errors == [] and len(set(results)) == 1 and len(results) == 32
+
+
+def test_a_web_tier_on_another_machine_reaches_the_writer_over_tcp(linked):
+    """`writer --listen HOST:PORT` + `web --writer HOST:PORT`: the same link over TCP, same key."""
+    from datasources.writer_service import WriterService
+    from tests.conftest import free_port
+
+    port = free_port()
+    tcp = WriterService(linked["runtime"], f"127.0.0.1:{port}")
+    tcp.start()
+    try:
+        remote = RemoteStore(("127.0.0.1", port), authkey(linked["runtime"].settings.data_dir), role="web")
+        try:
+            assert remote.data_version == linked["store"].data_version
+            assert gateway.query_rows(remote, "feed_health", Scope.city()) == gateway.query_rows(
+                linked["store"], "feed_health", Scope.city())
+            health = remote.health()
+            assert health["writer"]["data_version"] == linked["store"].data_version
+        finally:
+            remote.close()
+    finally:
+        tcp.close()
