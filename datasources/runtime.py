@@ -103,6 +103,12 @@ def open_runtime(settings: Settings, *, simulate: bool | None = None, start_thre
     store.case_index_days = settings.case_index_days
     sync_pack(store, pack)
     runtime = Runtime(settings, pack, store)
+    if start_threads:  # the writer: dispatch commands a crash interrupted get their cases to follow
+        from dispatch.service import repair_case_follow
+
+        repaired = repair_case_follow(store)
+        if repaired:
+            log.warning("applied %d pending case follow-up(s) of dispatch orders left by a crash", repaired)
     if settings.redis_url:
         store.on_commit(_redis_publisher(settings.redis_url))
     # Feeds arrive on the bus (Redis Streams with REDIS_URL, else in-process); this process is the writer.

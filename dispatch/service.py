@@ -233,7 +233,14 @@ def _write(store: Store, before: Order | None, after: Order, events: list[Event]
                  "result": json.dumps(result, ensure_ascii=False), "at": now},
             )
         _follow_alert(cur, after, events, actor, now)
+        follow = _case_follow(after, events, now)
+        if follow is not None:
+            cur.execute("insert into dispatch_case_follow values ($id, $v, $status, $closed, $cases, $at, null)",
+                        {"id": after.order_id, "v": after.version, "status": follow[0], "closed": follow[1],
+                         "cases": list(after.case_ids), "at": now})
         webhooks.enqueue(cur, event)
+    if follow is not None:
+        _apply_case_follow(store, after.order_id, after.version, follow[0], follow[1], list(after.case_ids))
     notify.emit(store, event)
 
 
@@ -269,6 +276,8 @@ def _run(store: Store, command_id: str, actor: Actor, write: Callable[[], tuple[
     """Idempotent execution: a repeated command id (also one racing with its twin) gets the first result."""
     previous = _previous(store, command_id, actor)
     if previous is not None:
+        if previous[1].get("id"):  # a retry after a crash: its cases may not have followed yet
+            repair_case_follow(store, previous[1]["id"])
         return previous
     try:
         return write()
@@ -283,8 +292,9 @@ def _run(store: Store, command_id: str, actor: Actor, write: Callable[[], tuple[
         raise
 
 
-def _follow_cases(store: Store, order: Order, events: list[Event], now: dt.datetime) -> None:
-    """Linked cases follow the order through the feed writer (status and closure time)."""
+def _case_follow(order: Order, events: list[Event], now: dt.datetime) -> tuple[str, dt.datetime | None] | None:
+    """(status, closure time) the linked cases take after `events`, or None when they do not move.
+    A closure time of None on "closed" keeps the first one (closed on verification, then closed)."""
     status = None
     for e in events:
         lead_event = e.department == "" or (order.active_task(e.department) or _task(order, e.department)).task_role == "lead"
@@ -299,18 +309,32 @@ def _follow_cases(store: Store, order: Order, events: list[Event], now: dt.datet
         elif e.action == "create":
             status = "dispatched"
     if status is None or not order.case_ids:
-        return
-    n = len(order.case_ids)
-    closed_at = now if status == "closed" else None
+        return None
+    keep_first = status == "closed" and events[-1].action == "close"
+    return status, (now if status == "closed" and not keep_first else None)
+
+
+def _apply_case_follow(store: Store, order_id: str, version: int, status: str, closed_at, case_ids: list[str]) -> None:
+    """Linked cases follow the order through the feed writer (idempotent), then the outbox row is done."""
+    n = len(case_ids)
     batch = pa.table({
-        "case_id": pa.array(list(order.case_ids), pa.string()),
+        "case_id": pa.array(case_ids, pa.string()),
         "status": pa.array([status] * n, pa.string()),
         "closed_at": pa.array([closed_at] * n, pa.timestamp("us")),
     })
-    if status == "closed" and events[-1].action == "close":
-        # already closed on verification: keep the first closure time
-        batch = batch.set_column(2, "closed_at", pa.array([None] * n, pa.timestamp("us")))
-    store.apply("cases", "cases", batch, origin=f"dispatch:{order.order_id}")
+    store.apply("cases", "cases", batch, origin=f"dispatch:{order_id}")
+    store.execute_write("update dispatch_case_follow set applied_at = $at where order_id = $id and version <= $v "
+                        "and applied_at is null", {"at": utcnow(), "id": order_id, "v": version})
+
+
+@in_writer
+def repair_case_follow(store: Store, order_id: str = "") -> int:
+    """Apply case follow-ups a crash left pending (every order's newest; or one order's): the writer
+    runs it when it starts, and a retried command runs it for its order. Returns how many."""
+    rows = gateway.query_rows(store, "dispatch_case_follow_pending", Scope.city(), order_id=order_id)
+    for row in rows:
+        _apply_case_follow(store, row["order_id"], row["version"], row["status"], row["closed_at"], list(row["case_ids"]))
+    return len(rows)
 
 
 def _task(order: Order, department: str) -> Task:
@@ -467,7 +491,6 @@ def create_order(store: Store, pack, actor: Actor, body: dict, *, origin: str = 
         result = order_dict(order)
         _write(store, None, order, events, actor, "create", origin, now, command_id=command_id, status=201,
                result=result)
-        _follow_cases(store, order, events, now)
         return 201, result
 
     return _run(store, command_id, actor, write)
@@ -515,7 +538,6 @@ def apply_action(store: Store, pack, actor: Actor, order_id: str, body: dict, *,
             raise DispatchError(REFUSAL_STATUS.get(exc.code, 403), exc.reason, exc.key, **exc.params) from None
         result = order_dict(after)
         _write(store, before, after, events, actor, action, origin, now, note, command_id, 200, result)
-        _follow_cases(store, after, events, now)
         return 200, result
 
     return _run(store, command_id, actor, write)

@@ -269,3 +269,40 @@ def test_openapi_lists_the_dispatch_routes(env):
     for path in ("/api/v1/dispatch-orders", "/api/v1/dispatch-orders/{order_id}",
                  "/api/v1/dispatch-orders/{order_id}/actions", "/api/v1/audit"):
         assert path in paths
+
+
+def test_cases_follow_an_acknowledged_order_even_when_the_writer_dies_in_between(env):
+    """The order commits with its case follow-up in one transaction (an outbox); a writer that dies
+    before applying it (here: the feed writer refuses once, as a kill would leave it) leaves the row
+    pending, and the retried command (same command_id) or the next writer start applies it."""
+    from datasources.store import Store
+
+    store, pack = env["store"], env["runtime"].pack
+    ids = [r[0] for r in store.cursor().execute(
+        "select case_id from cases where status in ('accepted', 'registered') and unit_ids[1] = ? order by case_id desc "
+        "limit 2", [INSIDE]).fetchall()]
+    assert len(ids) == 2
+    actor = service.actor_for(pack, "tok-commander", "commander", [])
+    real_apply = Store.apply
+    crashed = []
+
+    class Killed(BaseException):  # a process dying is not an Exception any handler could catch
+        pass
+
+    def dying_apply(self, feed, kind, batch, *args, **kwargs):
+        if kind == "cases" and str(kwargs.get("origin", "")).startswith("dispatch:") and not crashed:
+            crashed.append(1)
+            raise Killed()
+        return real_apply(self, feed, kind, batch, *args, **kwargs)
+
+    Store.apply = dying_apply
+    try:
+        with pytest.raises(Killed):
+            service.create_order(store, pack, actor, {"title": "crash", "case_ids": ids, "command_id": "crash-1"})
+    finally:
+        Store.apply = real_apply
+    assert {s for s, _ in case_rows(store, ids).values()} != {"dispatched"}  # left behind by the "crash"
+    status, order = service.create_order(store, pack, actor, {"title": "crash", "case_ids": ids, "command_id": "crash-1"})
+    assert status == 201 and order["title"] == "crash"  # the first answer
+    assert {s for s, _ in case_rows(store, ids).values()} == {"dispatched"}  # and the cases followed
+    assert service.repair_case_follow(store) == 0  # nothing left pending
