@@ -36,6 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("case_feed_red_s", "CITYBRAIN_CASE_FEED_RED_S", 7200, "The cases feed shows red after this many seconds without a new case."),
     Setting("case_index_days", "CITYBRAIN_CASE_INDEX_DAYS", 70, "Days of case facts the in-memory case index holds (indicators/caseindex.py; about 56 bytes per case); windows starting earlier are computed by DuckDB. 0 = off."),
     Setting("alert_interval_s", "CITYBRAIN_ALERT_INTERVAL_S", 30, "Seconds between evaluations of the early-warning rules in `serve` (0 = off)."),
+    Setting("view_interval_s", "CITYBRAIN_VIEW_INTERVAL_S", 1.0, "With several processes: the writer publishes the data version to the web workers at most this often (the newest always), so each console view is computed at most once per interval for all of them."),
     Setting("poll_ms", "CITYBRAIN_POLL_MS", 2000, "How often an open console checks the data version (one light request)."),
     Setting("demo", "CITYBRAIN_DEMO", False, "Demo mode (`make run`): demo users per role printed at start; visitors not signed in see the read-only wall view."),
     Setting("session_hours", "CITYBRAIN_SESSION_HOURS", 12, "A console session expires this many hours after login."),
@@ -76,6 +77,7 @@ class Settings:
     case_feed_red_s: int
     case_index_days: int
     alert_interval_s: int
+    view_interval_s: float
     poll_ms: int
     demo: bool
     session_hours: int

@@ -66,6 +66,12 @@ def _marker(name: str) -> _Marker:
 MARKERS = {"pack": _Marker("pack"), "settings": _Marker("settings")}
 
 
+def register(fn, key: str) -> str:
+    """Let clients call `fn(store, ...)` in the writer under `key` (views/cache.py `view`)."""
+    COMMANDS[key] = fn
+    return key
+
+
 def in_writer(fn):
     """Run `fn(store, ...)` where the data lives: locally with a Store, in the writer with a RemoteStore.
 
@@ -257,7 +263,7 @@ class RemoteStore:
         version = state["version"]
         self.reference_version = state["reference_version"]
         self._facts_epoch = state["facts_epoch"]
-        self.admin_version = state["admin_version"]
+        self.admin_version = max(self.admin_version, state["admin_version"])
         if version == self._version:
             return
         with self._version_changed:
@@ -305,14 +311,14 @@ class RemoteStore:
         try:
             return self._request("write", (sql, params))
         finally:
-            self.admin_version = self._request("versions", ())["admin_version"]  # our own change, seen at once
+            self.admin_version = max(self.admin_version, self._request("versions", ())["admin_version"])  # ours, at once
 
     def call(self, key: str, args: tuple, kwargs: dict):
         try:
             return self._call(key, args, kwargs)
         finally:
             try:
-                self.admin_version = self._request("versions", ())["admin_version"]
+                self.admin_version = max(self.admin_version, self._request("versions", ())["admin_version"])
             except WriterUnavailable:
                 pass
 

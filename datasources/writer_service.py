@@ -26,15 +26,21 @@ log = logging.getLogger(__name__)
 
 # Modules whose @in_writer functions clients may call (imported at start so the registry is full).
 COMMAND_MODULES = ("alerts.engine", "briefings.schedule", "briefings.store", "dispatch.service", "dispatch.webhooks",
-                   "indicators.compute", "security.tokens", "security.users")
+                   "indicators.compute", "security.tokens", "security.users", "views.feeds", "views.overview",
+                   "views.queue", "views.units", "views.wall")
 CLIENT_STALE_S = 30.0
 
 
 class WriterService:
     """Serves reads, feed batches, commands and version long-polls to web workers and the CLI."""
 
-    def __init__(self, runtime, address: str | None = None):
+    def __init__(self, runtime, address: str | None = None, publish_interval_s: float | None = None):
+        """`publish_interval_s`: the data version goes out to clients at most this often (the last
+        one always does), so views are computed at most once per interval for every web worker;
+        None = every version at once (one process: the clients are CLI commands)."""
         self.runtime = runtime
+        self.publish_interval_s = publish_interval_s
+        self._published = threading.Condition()
         self.store = runtime.store
         data_dir = runtime.settings.data_dir
         self.key = authkey(data_dir, create=True)
@@ -56,6 +62,9 @@ class WriterService:
             os.chmod(self.address, 0o600)
         else:
             self._listener = Listener(self.address, family="AF_INET", authkey=self.key, backlog=256)
+        if self.publish_interval_s is not None:
+            self.store.view_versions = (self.store.data_version, self.store.admin_version)
+            threading.Thread(target=self._publish, name="writer-publish", daemon=True).start()
         threading.Thread(target=self._accept, name="writer-service", daemon=True).start()
         log.info("writer service on %s", self.address)
 
@@ -65,6 +74,36 @@ class WriterService:
                 self._listener.close()
             except OSError:
                 pass
+
+    def _publish(self) -> None:
+        """Publish (data version, admin version) to clients: an admin change (a command, a user) at
+        once, feed versions at most once per interval, the newest always (trailing edge)."""
+        store, last = self.store, 0.0
+        while not self.runtime.stop.is_set():
+            data, admin = store.view_versions
+            store.wait_for_change(data, admin, 5.0)
+            if (store.data_version, store.admin_version) == (data, admin):
+                continue
+            if store.admin_version == admin:
+                delay = self.publish_interval_s - (time.monotonic() - last)
+                if delay > 0 and self.runtime.stop.wait(delay):
+                    return
+            with self._published:
+                store.view_versions = (store.data_version, store.admin_version)
+                self._published.notify_all()
+            last = time.monotonic()
+
+    def _wait_published(self, version: int, admin: int, timeout: float) -> None:
+        if self.publish_interval_s is None:
+            self.store.wait_for_change(version, admin, timeout)
+            return
+        deadline = time.monotonic() + timeout
+        with self._published:
+            while self.store.view_versions[0] <= version and self.store.view_versions[1] == admin:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._published.wait(remaining)
 
     def _accept(self) -> None:
         while True:
@@ -109,7 +148,7 @@ class WriterService:
         if op == "wait":
             after, admin_after, timeout, hello = payload
             self._seen(hello, after)
-            store.wait_for_change(after, admin_after, min(float(timeout), 30.0))
+            self._wait_published(after, admin_after, min(float(timeout), 30.0))
             return self.state(short=True)
         if op == "call":
             key, args, kwargs = payload
@@ -129,7 +168,12 @@ class WriterService:
             return store.mark_reprocessed(payload[0])
         if op == "fact_changes":
             return store.case_fact_changes(*payload)
-        if op == "versions":
+        if op == "versions":  # after the caller's own write: published at once, wait for it
+            if self.publish_interval_s is not None:
+                deadline = time.monotonic() + 2.0
+                with self._published:
+                    while self.store.view_versions[1] < self.store.admin_version and time.monotonic() < deadline:
+                        self._published.wait(0.05)
             return self.state(short=True)
         if op == "state":
             return self.state(short=False)
@@ -150,8 +194,9 @@ class WriterService:
 
     def state(self, short: bool) -> dict:
         store = self.store
-        out = {"version": store.data_version, "reference_version": store.reference_version,
-               "facts_epoch": store.facts_epoch, "admin_version": store.admin_version}
+        version, admin = getattr(store, "view_versions", None) or (store.data_version, store.admin_version)
+        out = {"version": version, "reference_version": store.reference_version,
+               "facts_epoch": store.facts_epoch, "admin_version": admin}
         if not short:
             out.update(pack_id=self.runtime.pack.id, path=str(store.path), case_index_days=store.case_index_days,
                        columns=store._columns, pid=os.getpid())

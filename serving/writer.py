@@ -30,7 +30,7 @@ def run_writer(settings: Settings, simulate: bool, listen: str | None = None, re
     from datasources.writer_service import WriterService
 
     runtime = open_runtime(settings, simulate=simulate)
-    service = WriterService(runtime, listen)
+    service = WriterService(runtime, listen, publish_interval_s=settings.view_interval_s)
     stopped = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopped.set())

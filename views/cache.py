@@ -125,6 +125,29 @@ def per_version(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE):
     return decorate
 
 
+def view(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE):
+    """A console read model: `per_version` here, and in a web process computed by the writer (one
+    computation per version for every web worker, each of which keeps the answer too)."""
+    from datasources.remote import register
+
+    def decorate(fn):
+        cached = per_version(name, rhythm_s, cache)(fn)
+        key = register(cached, f"{fn.__module__}:{fn.__qualname__}")
+
+        @functools.wraps(fn)
+        def wrapper(store, *args, **kwargs):
+            if not getattr(store, "remote", False):
+                return cached(store, *args, **kwargs)
+            slot = (name, tuple(_keyable(a) for a in args), tuple(sorted((k, _keyable(v)) for k, v in kwargs.items())),
+                    versions(store), int(time.time() // rhythm_s))
+            return cache.get(slot, lambda: store.call(key, args, kwargs))
+
+        wrapper.uncached = fn
+        return wrapper
+
+    return decorate
+
+
 def shared(name: str, key: tuple, store, compute, rhythm_s: float = 60.0, cache: VersionCache = CACHE):
     """`compute()` once per (name, key, versions, time slot): for a page's formatted output, whose key
     names everything it depends on (scope, language, the caller's role flags, inputs)."""
@@ -134,6 +157,9 @@ def shared(name: str, key: tuple, store, compute, rhythm_s: float = 60.0, cache:
 def versions(store) -> tuple[int, int]:
     """What a view depends on: the data version (feeds) and the admin version (dispatch commands,
     alert states, users: writes that do not move the data version)."""
+    published = getattr(store, "view_versions", None)  # the writer: what it published to every process
+    if published is not None:
+        return published
     return store.data_version, getattr(store, "admin_version", 0)
 
 

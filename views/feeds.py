@@ -5,14 +5,14 @@ the clock, so the rhythm is the second, not the version)."""
 from __future__ import annotations
 
 from datasources import health
-from views.cache import per_version
+from views.cache import view
 
 
-@per_version("feeds.health", rhythm_s=1.0)
+@view("feeds.health", rhythm_s=1.0)
 def feed_health(store, settings) -> dict:
     return health.feed_health_for(store, settings)
 
 
-@per_version("feeds.quarantine")
+@view("feeds.quarantine")
 def quarantine_summary(store, scope) -> list[dict]:
     return health.quarantine_summary(store, scope)

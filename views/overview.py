@@ -3,24 +3,24 @@ from __future__ import annotations
 
 from alerts import engine
 from indicators import layers, overview
-from views.cache import per_version
+from views.cache import view
 
 
-@per_version("overview.kpis")
+@view("overview.kpis")
 def kpi_board(store, pack, scope) -> list[dict]:
     return overview.kpi_board(store, pack, scope)
 
 
-@per_version("overview.layers")
+@view("overview.layers")
 def map_layers(store, scope, wanted: tuple) -> dict:
     return layers.map_layers(store, scope, list(wanted))
 
 
-@per_version("overview.alerts")
+@view("overview.alerts")
 def alert_panel(store, pack, scope) -> dict:
     return engine.alert_panel(store, pack, scope)
 
 
-@per_version("overview.dispatch")
+@view("overview.dispatch")
 def dispatch_board(store, scope) -> dict:
     return layers.dispatch_board(store, scope)

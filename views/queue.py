@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dispatch import queue
-from views.cache import per_version
+from views.cache import view
 
 
-@per_version("queue.work_list")
+@view("queue.work_list")
 def work_list(store, actor, view: str, priority: int | None) -> list[dict]:
     return queue.work_list(store, actor, view=view, priority=priority)

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 from indicators import drill, overview
-from views.cache import per_version
+from views.cache import view
 
 
-@per_version("units.map")
+@view("units.map")
 def units_map(store, pack, scope, level_id: str, parent: str | None, indicator_id: str | None) -> dict:
     return overview.units_map(store, pack, scope, level_id, parent=parent, indicator_id=indicator_id)
 
 
-@per_version("units.scorecard")
+@view("units.scorecard")
 def unit_scorecard(store, pack, scope, level_id: str, unit_id: str) -> dict | None:
     return overview.unit_scorecard(store, pack, scope, level_id, unit_id)
 
 
-@per_version("units.rates")
+@view("units.rates")
 def unit_rates(store, pack, scope, level_id: str, unit_id: str, start, end) -> list[dict]:
     return drill.unit_rates(store, pack, scope, level_id, unit_id, start, end)

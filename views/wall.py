@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from indicators import wall
-from views.cache import per_version
+from views.cache import view
 
 
-@per_version("wall.board")
+@view("wall.board")
 def wall_board(store, pack, scope) -> dict:
     return wall.wall_board(store, pack, scope)
 
 
-@per_version("wall.pulse", rhythm_s=1.0)
+@view("wall.pulse", rhythm_s=1.0)
 def wall_pulse(store, settings) -> dict:
     return wall.wall_pulse(store, settings)
