@@ -41,6 +41,7 @@ class WriterService:
         self.runtime = runtime
         self.publish_interval_s = publish_interval_s
         self._published = threading.Condition()
+        self._closed = threading.Event()
         self.store = runtime.store
         data_dir = runtime.settings.data_dir
         self.key = authkey(data_dir, create=True)
@@ -69,6 +70,9 @@ class WriterService:
         log.info("writer service on %s", self.address)
 
     def close(self) -> None:
+        self._closed.set()
+        if self.publish_interval_s is not None and getattr(self.store, "view_versions", None) is not None:
+            del self.store.view_versions  # views follow the store's own versions again
         if self._listener is not None:
             try:
                 self._listener.close()
@@ -79,14 +83,14 @@ class WriterService:
         """Publish (data version, admin version) to clients: an admin change (a command, a user) at
         once, feed versions at most once per interval, the newest always (trailing edge)."""
         store, last = self.store, 0.0
-        while not self.runtime.stop.is_set():
+        while not (self.runtime.stop.is_set() or self._closed.is_set()):
             data, admin = store.view_versions
             store.wait_for_change(data, admin, 5.0)
             if (store.data_version, store.admin_version) == (data, admin):
                 continue
             if store.admin_version == admin:
                 delay = self.publish_interval_s - (time.monotonic() - last)
-                if delay > 0 and self.runtime.stop.wait(delay):
+                if delay > 0 and self._closed.wait(delay):
                     return
             with self._published:
                 store.view_versions = (store.data_version, store.admin_version)

@@ -4,6 +4,7 @@ import datetime as dt
 import threading
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from datasources import gateway
@@ -146,3 +147,47 @@ def test_a_web_tier_on_another_machine_reaches_the_writer_over_tcp(linked):
             remote.close()
     finally:
         tcp.close()
+
+
+def test_versions_are_published_at_most_once_per_interval_and_the_newest_always(linked, tmp_path):
+    """With several web workers the writer coalesces feed versions (view_interval_s) so views are
+    computed once per interval, never leaving the newest behind; admin changes go out at once."""
+    import time
+
+    from datasources.writer_service import WriterService
+    from security.tokens import issue_token
+
+    runtime, store = linked["runtime"], linked["store"]
+    address = str(tmp_path / "pub.sock")
+    service = WriterService(runtime, address, publish_interval_s=0.6)
+    service.start()
+    seen = []
+    remote = RemoteStore(address, authkey(runtime.settings.data_dir), role="web")
+    remote.on_commit(lambda v: seen.append((time.monotonic(), v)))
+    try:
+        time.sleep(0.7)  # the interval since the last publication has passed
+        seen.clear()
+        started = time.monotonic()
+        for i in range(6):
+            store.apply("sensors", "readings", pa.table({
+                "device_id": ["AQ-PUB"], "metric": ["pm25"], "value": [float(i)],
+                "observed_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=i)]}))
+            time.sleep(0.1)
+        newest = store.data_version
+        deadline = time.monotonic() + 2
+        while remote.data_version < newest and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert remote.data_version == newest  # the last one always goes out (trailing edge)
+        assert len(seen) <= 3, seen  # six commits in 0.6 s: at most one per interval, plus the first
+        gaps = [b[0] - a[0] for a, b in zip(seen, seen[1:])]
+        assert all(g >= 0.5 for g in gaps), gaps
+        admin_before = remote.admin_version
+        issue_token(store, "pub-holder", "source")
+        t0 = time.monotonic()
+        while remote.admin_version == admin_before and time.monotonic() - t0 < 1:
+            time.sleep(0.01)
+        assert remote.admin_version > admin_before and time.monotonic() - t0 < 0.3
+        assert time.monotonic() - started < 5
+    finally:
+        remote.close()
+        service.close()
