@@ -130,13 +130,20 @@ def render_unit_header(_version, context, search):
     lang = lang_from(search, context.get("lang"))
     unit = context.get("unit") or [None, None]
     level_id, unit_id = (unit + [None, None])[:2]
+    scope = current_scope()
+    return shared("unit_header", (scope, lang, str(level_id), str(unit_id)), rt.store,
+                  lambda: _unit_header(rt, scope, level_id, unit_id, lang))
+
+
+def _unit_header(rt, scope, level_id, unit_id, lang):
+    """Breadcrumbs, title and scorecard of one unit: once per (scope, unit, language, version)."""
     info = rt.pack.units_by_id.get((level_id, unit_id))
-    card = unit_scorecard(rt.store, rt.pack, current_scope(), level_id, unit_id) if info else None
+    card = unit_scorecard(rt.store, rt.pack, scope, level_id, unit_id) if info else None
     if info is None or card is None:
         return [], i18n.t("unit.not_found", lang), []
     name = "name_zh" if lang == "zh" else "name_en"
     start, end = default_window()
-    rates = unit_rates(rt.store, rt.pack, current_scope(), level_id, unit_id, start, end)
+    rates = unit_rates(rt.store, rt.pack, scope, level_id, unit_id, start, end)
     brief_this = dcc.Link(i18n.t("nav.brief_this", lang), className="brief-this",
                           href=f"/briefings?scope={level_id}:{unit_id}&lang={lang}")
     return (build_breadcrumbs(rt.pack, level_id, unit_id, lang) + [brief_this], card[name],

@@ -126,10 +126,14 @@ def acknowledge_alert(request, search):
 def render_alerts(_version, _acked, search, context):
     rt = runtime()
     lang = lang_from(search, (context or {}).get("lang"))
-    panel = alert_panel(rt.store, rt.pack, current_scope())
-    return (i18n.t("overview.alerts.count", lang, n=i18n.number(panel["total"], lang)),
-            build_alert_list(panel["alerts"], lang, rt.pack.timezone, signed_in_as(ACT_ROLES),
-                             signed_in_as(CREATE_ROLES)))
+    scope, may_act, may_dispatch = current_scope(), signed_in_as(ACT_ROLES), signed_in_as(CREATE_ROLES)
+
+    def build():
+        panel = alert_panel(rt.store, rt.pack, scope)
+        return (i18n.t("overview.alerts.count", lang, n=i18n.number(panel["total"], lang)),
+                build_alert_list(panel["alerts"], lang, rt.pack.timezone, may_act, may_dispatch))
+
+    return shared("alerts", (scope, lang, may_act, may_dispatch), rt.store, build)
 
 
 @callback(
@@ -142,8 +146,9 @@ def render_alerts(_version, _acked, search, context):
 def render_dispatch_summary(_version, search, context):
     rt = runtime()
     lang = lang_from(search, (context or {}).get("lang"))
-    board = dispatch_board(rt.store, current_scope())
-    return i18n.t("overview.dispatch", lang), build_dispatch_summary(board, lang, rt.pack.timezone)
+    scope = current_scope()
+    return shared("dispatch_summary", (scope, lang), rt.store, lambda: (
+        i18n.t("overview.dispatch", lang), build_dispatch_summary(dispatch_board(rt.store, scope), lang, rt.pack.timezone)))
 
 
 # ---------------------------------------------------------------- parsers and pure builders

@@ -76,17 +76,36 @@ def headline_status(ind, value) -> str | None:
     return None if ind.unit == "cases" else ind.status(value)
 
 
+def kpi_previous(store: Store, pack: CityPack, scope: Scope, indicators=KPI_INDICATORS,
+                 now: dt.datetime | None = None) -> dict[str, object]:
+    """Each KPI's value over the window of the same length just before its catalog window (环比)."""
+    from indicators.catalog import get
+    from indicators.compare import previous_window
+    from indicators.compute import compute
+
+    now = now or utcnow()
+    by_window: dict[str, list[str]] = {}
+    for ident in indicators:
+        by_window.setdefault(get(ident).default_window, []).append(ident)
+    values = {}
+    for group in by_window.values():
+        start, end = indicator_window(group[0], now)
+        for r in compute(store, pack, scope, "city", *previous_window(start, end, pack.timezone), indicators=group):
+            values[r["indicator"]] = r["value"]
+    return values
+
+
 def kpi_ribbon(store: Store, pack: CityPack, scope: Scope, indicators=KPI_INDICATORS,
-               now: dt.datetime | None = None) -> list[dict]:
+               now: dt.datetime | None = None, previous: dict | None = None) -> list[dict]:
     """The scope's value of each KPI over its catalog window against the previous window of the same length.
 
     One dict per indicator: id, name_zh, name_en, unit, window (P1D...), is_ratio, better,
     thresholds, value, previous, status (green/amber/red by the catalog; None for counts, whose
     thresholds are per unit, and for empty values), direction (up/down/same/None), delta, pct,
     improved (True when the change goes the indicator's better way; None when unchanged or not comparable).
+    `previous`: the kpi_previous values when the caller has them (they move slowly), else computed.
     """
     from indicators.catalog import get
-    from indicators.compare import previous_window  # 环比: the same local length just before
     from indicators.compute import compute
 
     now = now or utcnow()
@@ -94,13 +113,12 @@ def kpi_ribbon(store: Store, pack: CityPack, scope: Scope, indicators=KPI_INDICA
     by_window: dict[str, list[str]] = {}
     for ident in ids:
         by_window.setdefault(get(ident).default_window, []).append(ident)
-    now_values, before_values = {}, {}
+    now_values = {}
     for window, group in by_window.items():
         start, end = indicator_window(group[0], now)
         for r in compute(store, pack, scope, "city", start, end, indicators=group):
             now_values[r["indicator"]] = r["value"]
-        for r in compute(store, pack, scope, "city", *previous_window(start, end, pack.timezone), indicators=group):
-            before_values[r["indicator"]] = r["value"]
+    before_values = previous if previous is not None else kpi_previous(store, pack, scope, ids, now)
     out = []
     for ident in ids:
         ind = get(ident)
@@ -191,9 +209,10 @@ def units_map(store: Store, pack: CityPack, scope: Scope, level_id: str, parent:
             "indicator": indicator_by_unit(store, pack, scope, level_id, indicator_id, now) if indicator_id else None}
 
 
-def kpi_board(store: Store, pack: CityPack, scope: Scope, now: dt.datetime | None = None) -> list[dict]:
+def kpi_board(store: Store, pack: CityPack, scope: Scope, now: dt.datetime | None = None,
+              previous: dict | None = None) -> list[dict]:
     """The overview's KPI ribbon (kpi_ribbon) with each KPI's daily trend (daily_trend) as "trend"."""
     now = now or utcnow()
-    kpis = kpi_ribbon(store, pack, scope, now=now)
+    kpis = kpi_ribbon(store, pack, scope, now=now, previous=previous)
     trend = daily_trend(store, pack, scope, indicators=[k["id"] for k in kpis], now=now)
     return [{**k, "trend": trend.get(k["id"], [])} for k in kpis]

@@ -105,18 +105,19 @@ def _keyable(value):
     return value
 
 
-def per_version(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE):
+def per_version(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE, versioned: bool = True):
     """Memoise `fn(store, *args)` per (name, args, store.data_version, the rhythm's time slot).
 
     A view is computed at the first call after the version moves, with the time of that call (so a
     record of that version is in it), then served from memory; the rhythm bounds how long a view
-    lives without a new version (windows ending 'now' move with time alone)."""
+    lives without a new version (windows ending 'now' move with time alone). `versioned=False`: by
+    the rhythm alone (values that move slowly whatever the feeds do, e.g. the previous period's)."""
 
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(store, *args, **kwargs):
             key = (name, tuple(_keyable(a) for a in args), tuple(sorted((k, _keyable(v)) for k, v in kwargs.items())),
-                   versions(store), int(time.time() // rhythm_s))
+                   versions(store) if versioned else None, int(time.time() // rhythm_s))
             return cache.get(key, lambda: fn(store, *args, **kwargs))
 
         wrapper.uncached = fn
