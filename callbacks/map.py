@@ -11,7 +11,7 @@ from layouts.components.deckmap import (MapIds, build_indicator_spec, build_lege
                                         build_threshold_legend)
 from layouts.components.page import PageIds
 from layouts.shell import ShellIds
-from views.cache import shared
+from views.cache import digest, shared
 from views.units import unit_rates, unit_scorecard, units_map
 
 clientside_callback(
@@ -55,19 +55,21 @@ def render_units(version, context, search):
     rt = runtime()
     lang = lang_from(search, context.get("lang"))
     scope = current_scope()
-    key = (scope, lang, version, repr(context.get("unit")), context.get("indicator"))
-    return shared("render_units", key, rt.store, lambda: _units_outputs(rt, scope, version, context, lang))
-
-
-def _units_outputs(rt, scope, version, context, lang):
-    """The map spec, legend and ranking of a level: built once per (scope, language, page, version)
-    and shared by every console showing the same (views/cache.py)."""
     level, parent = _children_level(rt.pack, context)
     if level is None:
         return None, [], [html.Li(i18n.t("unit.no_children", lang))], ""
     # the overview colours its districts by the chosen indicator; a unit page's children by open cases
     indicator_id = None if parent else context.get("indicator")
     units = units_map(rt.store, rt.pack, scope, level.id, parent, indicator_id)
+    # built once per content (not per version: most versions leave a district's grid unchanged) and
+    # shared by every console showing the same (views/cache.py)
+    key = (scope, lang, level.id, parent, indicator_id, digest(units))
+    return shared("render_units", key, rt.store, lambda: _units_outputs(rt, units, level, parent, indicator_id, version, lang),
+                  versioned=False)
+
+
+def _units_outputs(rt, units, level, parent, indicator_id, version, lang):
+    """The map spec, legend and ranking of a level."""
     rows = units["ranking"]
     if units["indicator"] is not None:
         ind = get_indicator(indicator_id)
@@ -131,19 +133,20 @@ def render_unit_header(_version, context, search):
     unit = context.get("unit") or [None, None]
     level_id, unit_id = (unit + [None, None])[:2]
     scope = current_scope()
-    return shared("unit_header", (scope, lang, str(level_id), str(unit_id)), rt.store,
-                  lambda: _unit_header(rt, scope, level_id, unit_id, lang))
-
-
-def _unit_header(rt, scope, level_id, unit_id, lang):
-    """Breadcrumbs, title and scorecard of one unit: once per (scope, unit, language, version)."""
     info = rt.pack.units_by_id.get((level_id, unit_id))
     card = unit_scorecard(rt.store, rt.pack, scope, level_id, unit_id) if info else None
     if info is None or card is None:
         return [], i18n.t("unit.not_found", lang), []
-    name = "name_zh" if lang == "zh" else "name_en"
     start, end = default_window()
     rates = unit_rates(rt.store, rt.pack, scope, level_id, unit_id, start, end)
+    key = (scope, lang, level_id, unit_id, start, end, digest((card, rates)))  # built once per content
+    return shared("unit_header", key, rt.store, lambda: _unit_header(rt, card, rates, level_id, unit_id, start, end, lang),
+                  versioned=False)
+
+
+def _unit_header(rt, card, rates, level_id, unit_id, start, end, lang):
+    """Breadcrumbs, title and scorecard of one unit."""
+    name = "name_zh" if lang == "zh" else "name_en"
     brief_this = dcc.Link(i18n.t("nav.brief_this", lang), className="brief-this",
                           href=f"/briefings?scope={level_id}:{unit_id}&lang={lang}")
     return (build_breadcrumbs(rt.pack, level_id, unit_id, lang) + [brief_this], card[name],

@@ -13,6 +13,8 @@ a few seconds), so the key moves with it.
 from __future__ import annotations
 
 import functools
+import hashlib
+import pickle
 import threading
 import time
 from collections import OrderedDict
@@ -149,10 +151,18 @@ def view(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE):
     return decorate
 
 
-def shared(name: str, key: tuple, store, compute, rhythm_s: float = 60.0, cache: VersionCache = CACHE):
+def shared(name: str, key: tuple, store, compute, rhythm_s: float = 60.0, cache: VersionCache = CACHE,
+           versioned: bool = True):
     """`compute()` once per (name, key, versions, time slot): for a page's formatted output, whose key
-    names everything it depends on (scope, language, the caller's role flags, inputs)."""
-    return cache.get((name, key, versions(store), int(time.time() // rhythm_s)), compute)
+    names everything it depends on (scope, language, the caller's role flags, inputs). With
+    `versioned=False` the key must name the content itself (see `digest`): a page whose numbers did
+    not change in a new version is not built again."""
+    return cache.get((name, key, versions(store) if versioned else None, int(time.time() // rhythm_s)), compute)
+
+
+def digest(value) -> bytes:
+    """A short fingerprint of a view's result (plain data), to key what is built from it."""
+    return hashlib.blake2b(pickle.dumps(value, protocol=5), digest_size=16).digest()
 
 
 def versions(store) -> tuple[int, int]:
