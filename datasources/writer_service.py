@@ -42,6 +42,9 @@ class WriterService:
         self.publish_interval_s = publish_interval_s
         self._published = threading.Condition()
         self._closed = threading.Event()
+        self.announced: tuple[int, int] | None = None  # what clients are told (after the views are warm)
+        self._hot: dict[tuple, tuple] = {}  # views asked for lately: warmed for each new version
+        self._hot_lock = threading.Lock()
         self.store = runtime.store
         data_dir = runtime.settings.data_dir
         self.key = authkey(data_dir, create=True)
@@ -64,7 +67,7 @@ class WriterService:
         else:
             self._listener = Listener(self.address, family="AF_INET", authkey=self.key, backlog=256)
         if self.publish_interval_s is not None:
-            self.store.view_versions = (self.store.data_version, self.store.admin_version)
+            self.store.view_versions = self.announced = (self.store.data_version, self.store.admin_version)
             threading.Thread(target=self._publish, name="writer-publish", daemon=True).start()
         threading.Thread(target=self._accept, name="writer-service", daemon=True).start()
         log.info("writer service on %s", self.address)
@@ -92,10 +95,31 @@ class WriterService:
                 delay = self.publish_interval_s - (time.monotonic() - last)
                 if delay > 0 and self._closed.wait(delay):
                     return
+            new = (store.data_version, store.admin_version)
+            store.view_versions = new  # views computed from here on are the new version's
+            self._warm()
             with self._published:
-                store.view_versions = (store.data_version, store.admin_version)
+                self.announced = new
                 self._published.notify_all()
             last = time.monotonic()
+
+    def _warm(self) -> None:
+        """Compute the views clients asked for in the last minute for the new version before it is
+        announced, so the consoles' requests that follow find them ready (no herd at each version).
+        At most one interval of work; what is left is computed on demand."""
+        deadline = time.monotonic() + max(0.2, self.publish_interval_s or 0)
+        now = time.monotonic()
+        with self._hot_lock:
+            for key in [k for k, (_, _, _, seen) in self._hot.items() if now - seen > 60]:
+                del self._hot[key]
+            calls = sorted(self._hot.values(), key=lambda c: -c[3])
+        for fn, args, kwargs, _ in calls:
+            if time.monotonic() > deadline or self._closed.is_set():
+                return
+            try:
+                fn(self.store, *args, **kwargs)
+            except Exception:  # noqa: BLE001 - a failing view fails its own request, not the publisher
+                log.debug("warming a view failed", exc_info=True)
 
     def _wait_published(self, version: int, admin: int, timeout: float) -> None:
         if self.publish_interval_s is None:
@@ -103,7 +127,7 @@ class WriterService:
             return
         deadline = time.monotonic() + timeout
         with self._published:
-            while self.store.view_versions[0] <= version and self.store.view_versions[1] == admin:
+            while self.announced[0] <= version and self.announced[1] == admin:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
@@ -156,11 +180,18 @@ class WriterService:
             return self.state(short=True)
         if op == "call":
             key, args, kwargs = payload
+            hot_key = (key, args, tuple(sorted(kwargs.items())))  # markers still in place: hashable
             fn = COMMANDS.get(key)
             if fn is None:
                 raise PermissionError(f"{key} is not a writer command")
             args = tuple(self._resolve(a) for a in args)
             kwargs = {k: self._resolve(v) for k, v in kwargs.items()}
+            if getattr(fn, "is_view", False) and self.publish_interval_s is not None:
+                try:
+                    with self._hot_lock:
+                        self._hot[hot_key] = (fn, args, kwargs, time.monotonic())
+                except TypeError:  # unhashable arguments: not warmed
+                    pass
             return fn(store, *args, **kwargs)
         if op == "apply":
             feed, kind, batch, quarantined, origin = payload
@@ -176,7 +207,7 @@ class WriterService:
             if self.publish_interval_s is not None:
                 deadline = time.monotonic() + 2.0
                 with self._published:
-                    while self.store.view_versions[1] < self.store.admin_version and time.monotonic() < deadline:
+                    while self.announced[1] < self.store.admin_version and time.monotonic() < deadline:
                         self._published.wait(0.05)
             return self.state(short=True)
         if op == "state":
@@ -198,7 +229,7 @@ class WriterService:
 
     def state(self, short: bool) -> dict:
         store = self.store
-        version, admin = getattr(store, "view_versions", None) or (store.data_version, store.admin_version)
+        version, admin = self.announced or (store.data_version, store.admin_version)
         out = {"version": version, "reference_version": store.reference_version,
                "facts_epoch": store.facts_epoch, "admin_version": admin}
         if not short:

@@ -135,6 +135,7 @@ def view(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE):
 
     def decorate(fn):
         cached = per_version(name, rhythm_s, cache)(fn)
+        cached.is_view = True  # the writer warms views asked for lately before announcing a version
         key = register(cached, f"{fn.__module__}:{fn.__qualname__}")
 
         @functools.wraps(fn)
