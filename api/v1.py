@@ -108,6 +108,7 @@ def push_records(runtime, feed: str, records: list[dict], origin: str) -> dict:
         return summary
     report = ingest_frame(runtime.store, runtime.pack, feed, records_frame(records, feed), origin=origin)
     summary.update(report.result.as_dict())
+    summary["data_version"] = report.result.version  # the version holding these records (or a later one)
     summary["errors"] = [{"index": index, "reason": reason} for index, reason in sorted(report.errors)]
     return summary
 
