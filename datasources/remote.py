@@ -289,14 +289,10 @@ class RemoteStore:
         return self._facts_epoch
 
     def wait_for_version(self, after: int, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        with self._version_changed:
-            while self._version <= after:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._version_changed.wait(remaining)
-            return self._version
+        from datasources.store import wait_on
+
+        wait_on(self._version_changed, lambda: self._version > after, timeout)
+        return self._version
 
     def on_commit(self, listener) -> None:
         self._listeners.append(listener)

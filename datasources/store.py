@@ -162,6 +162,17 @@ class ApplyResult:
         return {"accepted": self.accepted, "updated": self.updated, "quarantined": self.quarantined}
 
 
+def wait_on(condition: threading.Condition, done: Callable[[], bool], timeout: float) -> None:
+    """Wait on `condition` (notified when things change) until `done()` or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    with condition:
+        while not done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            condition.wait(remaining)
+
+
 def utcnow() -> dt.datetime:
     """Naive UTC, the store's time convention."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -296,14 +307,8 @@ class Store:
 
     def wait_for_version(self, after: int, timeout: float) -> int:
         """Block until the data version moves past `after` or the timeout passes; returns the version."""
-        deadline = time.monotonic() + timeout
-        with self._version_changed:
-            while self._version <= after:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._version_changed.wait(remaining)
-            return self._version
+        wait_on(self._version_changed, lambda: self._version > after, timeout)
+        return self._version
 
     def on_commit(self, listener: Callable[[int], None]) -> None:
         """Call `listener(version)` after every commit (e.g. to publish the version on Redis)."""
@@ -366,13 +371,7 @@ class Store:
     def wait_for_change(self, version: int, admin_version: int, timeout: float) -> None:
         """Block until the data version moves past `version` or the admin version differs from
         `admin_version`, or the timeout passes (the writer's long-poll for other processes)."""
-        deadline = time.monotonic() + timeout
-        with self._version_changed:
-            while self._version <= version and self.admin_version == admin_version:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._version_changed.wait(remaining)
+        wait_on(self._version_changed, lambda: self._version > version or self.admin_version != admin_version, timeout)
 
     def apply(
         self,

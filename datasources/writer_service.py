@@ -21,6 +21,7 @@ from pathlib import Path
 
 from datasources import gateway
 from datasources.remote import COMMANDS, _Marker, authkey, parse_address, socket_path
+from datasources.store import wait_on
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +126,7 @@ class WriterService:
         if self.publish_interval_s is None:
             self.store.wait_for_change(version, admin, timeout)
             return
-        deadline = time.monotonic() + timeout
-        with self._published:
-            while self.announced[0] <= version and self.announced[1] == admin:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._published.wait(remaining)
+        wait_on(self._published, lambda: self.announced[0] > version or self.announced[1] != admin, timeout)
 
     def _accept(self) -> None:
         while True:

@@ -113,7 +113,11 @@ def test_http_parsing_of_the_load_generator():
         reader.feed_eof()
         return await read_chunked(reader)
 
-    assert asyncio.run(chunked()) == b"Wikipedia "
+    # in a thread of its own: the browser tests' Playwright (sync API) keeps a loop running in this one
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, chunked()).result(timeout=10) == b"Wikipedia "
     entries = [{"id": "data-version", "property": "data", "value": 1}, {"id": "tick", "property": "n_intervals"}]
     set_value(entries, "data-version", "data", 9)
     set_value(entries, "tick", "n_intervals", 3)
