@@ -33,6 +33,8 @@ import time
 from multiprocessing.connection import Client
 from pathlib import Path
 
+from datasources.store import VersionFollower
+
 log = logging.getLogger(__name__)
 
 COMMANDS: dict[str, object] = {}  # "module:qualname" -> the undecorated function, filled at import
@@ -144,7 +146,7 @@ def local_writer(data_dir: Path) -> "RemoteStore | None":
 # ---------------------------------------------------------------------------- the client
 
 
-class RemoteStore:
+class RemoteStore(VersionFollower):
     """The store as seen from a process that does not own the file (a web worker, the CLI)."""
 
     remote = True
@@ -264,38 +266,17 @@ class RemoteStore:
         self.reference_version = state["reference_version"]
         self._facts_epoch = state["facts_epoch"]
         self.admin_version = max(self.admin_version, state["admin_version"])
-        if version == self._version:
-            return
-        with self._version_changed:
-            self._version = version
-            self._version_changed.notify_all()
-        for listener in list(self._listeners):
-            try:
-                listener(version)
-            except Exception:
-                log.exception("data-version listener failed")
+        if version != self._version:
+            self._move_to(version)
 
     def close(self) -> None:
         self._closed.set()
         self._drain()
 
-    # -- the Store interface
-    @property
-    def data_version(self) -> int:
-        return self._version
-
+    # -- the Store interface (data_version, wait_for_version: VersionFollower)
     @property
     def facts_epoch(self) -> int:
         return self._facts_epoch
-
-    def wait_for_version(self, after: int, timeout: float) -> int:
-        from datasources.store import wait_on
-
-        wait_on(self._version_changed, lambda: self._version > after, timeout)
-        return self._version
-
-    def on_commit(self, listener) -> None:
-        self._listeners.append(listener)
 
     def table_columns(self, table: str) -> list[str]:
         return [name for name, _ in self._columns[table] if name != "version"]

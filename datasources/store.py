@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import shutil
 import threading
 import time
 from collections import deque
@@ -182,7 +183,39 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-class Store:
+class VersionFollower:
+    """The data version as a reader sees it, and waiting for it to move: the Store (the writer's own)
+    and datasources.remote.RemoteStore (another process's copy) share this."""
+
+    _version: int
+    _version_changed: threading.Condition
+    _listeners: list[Callable[[int], None]]
+
+    @property
+    def data_version(self) -> int:
+        return self._version
+
+    def wait_for_version(self, after: int, timeout: float) -> int:
+        """Block until the data version moves past `after` or the timeout passes; returns the version."""
+        wait_on(self._version_changed, lambda: self._version > after, timeout)
+        return self._version
+
+    def on_commit(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(version)` each time the version moves (e.g. to publish it on Redis)."""
+        self._listeners.append(listener)
+
+    def _move_to(self, version: int) -> None:
+        with self._version_changed:
+            self._version = version
+            self._version_changed.notify_all()
+        for listener in list(self._listeners):
+            try:
+                listener(version)
+            except Exception:  # a failing listener (e.g. Redis down) must not fail the commit
+                log.exception("data-version listener failed")
+
+
+class Store(VersionFollower):
     """Owner of the DuckDB file: migrations at open, the single writer, cursors for readers."""
 
     def __init__(self, path: Path | str, *, read_only: bool = False):
@@ -300,19 +333,6 @@ class Store:
             cur = self._con.cursor()
             self._local.cursor = cur
         return cur
-
-    @property
-    def data_version(self) -> int:
-        return self._version
-
-    def wait_for_version(self, after: int, timeout: float) -> int:
-        """Block until the data version moves past `after` or the timeout passes; returns the version."""
-        wait_on(self._version_changed, lambda: self._version > after, timeout)
-        return self._version
-
-    def on_commit(self, listener: Callable[[int], None]) -> None:
-        """Call `listener(version)` after every commit (e.g. to publish the version on Redis)."""
-        self._listeners.append(listener)
 
     def table_columns(self, table: str) -> list[str]:
         return [name for name, _ in self._columns[table] if name != "version"]
@@ -570,6 +590,15 @@ class Store:
         )
         cur.unregister("_q")
 
+    def backup_to(self, target: Path) -> int:
+        """Copy the file to `target`, consistent, while the store runs: under the writer lock (no
+        batch or command lands meanwhile; reads go on), after a checkpoint (the WAL folded in).
+        Returns the data version of the copy."""
+        with self._write_lock:
+            self._con.execute("checkpoint")
+            shutil.copyfile(self.path, target)
+            return self._version
+
     def mark_reprocessed(self, quarantine_ids: list[int]) -> None:
         """Flag quarantine rows whose records were applied after a fix (rows are never deleted)."""
         if not quarantine_ids:
@@ -606,11 +635,4 @@ class Store:
 
     def _bump(self, version: int) -> None:
         self.last_commit_at = time.time()
-        with self._version_changed:
-            self._version = version
-            self._version_changed.notify_all()
-        for listener in list(self._listeners):
-            try:
-                listener(version)
-            except Exception:  # a failing listener (e.g. Redis down) must not fail the commit
-                log.exception("data-version listener failed")
+        self._move_to(version)

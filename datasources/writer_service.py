@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import pickle
-import shutil
 import threading
 import time
 from multiprocessing.connection import Listener
@@ -280,10 +279,7 @@ def backup(store, city_id: str, target: Path) -> dict:
     if any(target.iterdir()):
         raise ValueError(f"backup folder {target} is not empty")
     started = time.monotonic()
-    with store._write_lock:
-        store._con.execute("checkpoint")
-        version = store.data_version
-        shutil.copyfile(store.path, target / BACKUP_FILE)
+    version = store.backup_to(target / BACKUP_FILE)
     manifest = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "data_version": version,
                 "city": city_id, "bytes": (target / BACKUP_FILE).stat().st_size,
                 "seconds": round(time.monotonic() - started, 3)}

@@ -69,10 +69,6 @@ class VersionCache:
             return {"entries": len(self._entries), "hits": self.hits, "misses": self.misses, "waits": self.waits,
                     "last_compute_ms": {k: round(v, 1) for k, v in sorted(self.compute_ms.items())}}
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 class _Flight:
     def __init__(self):
