@@ -247,7 +247,7 @@ CALLBACK_RULES = {
 }
 URL_RULES = {
     "/briefings/<int:briefing_id>.<kind>": "login; the briefing's scope must lie in the caller's",
-    "/login": "public", "/logout": "public", "/healthz": "public (metadata)", "/vendor/deckgl.js": "public code",
+    "/login": "public", "/logout": "public", "/account/": "login: the caller's own session and password", "/healthz": "public (metadata)", "/vendor/deckgl.js": "public code",
     "/geo/<level_id>.geojson": "login (public boundaries)", "/api/": "bearer token", "/open311/": "public channel",
     "/_dash": "login", "/assets/": "public", "/": "login", "/static/": "public code", "/<path:path>": "login",
 }

@@ -9,6 +9,7 @@ import pytest
 import i18n
 from security import tokens, users
 from security.users import MAX_FAILED_LOGINS, add_user
+from tests.conftest import run_threads
 
 PASSWORD = "correct horse battery"
 ADDRESSES = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")
@@ -62,11 +63,7 @@ def test_parallel_guesses_from_four_addresses_lock_the_account(secured):
         barrier.wait()
         codes.append(login(app, "duty", f"wrong guess {i}", ADDRESSES[i % 4])[1].status_code)
 
-    threads = [threading.Thread(target=guess, args=(i,)) for i in range(40)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(guess, 40)
     assert codes == [401] * 40
     failed, locked_until = runtime.store.cursor().execute(
         "select failed_logins, locked_until from users where name = 'duty'").fetchall()[0]

@@ -23,7 +23,7 @@ from http.cookies import SimpleCookie
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, free_port, serve_console
+from tests.conftest import ROOT, free_port, run_threads, serve_console
 
 
 @pytest.fixture(scope="module")
@@ -322,11 +322,7 @@ def test_parallel_guesses_from_four_addresses_lock_the_account_in_every_worker(p
     def guess(i):
         statuses.append(web_login(prod, "guarded", f"wrong guess {i}", source=f"127.0.0.{1 + i % 4}")[0])
 
-    threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(guess, 12)
     assert statuses == [401] * 12
     locked = next(u for u in map(json.loads, admin(prod, "users", "list").stdout.splitlines()) if u["name"] == "guarded")
     assert locked["locked_until"] is not None
