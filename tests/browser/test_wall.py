@@ -41,7 +41,12 @@ def new_page(browser, origin, width, height):
 
 def open_wall(page, url):
     page.goto(url)
-    page.wait_for_selector("#map-container[data-deck-ready='1'] canvas", timeout=30000)
+    try:
+        page.wait_for_selector("#map-container[data-deck-ready='1'] canvas", timeout=30000)
+    except Exception as exc:  # say why: the map's own error, the page's errors, the retries
+        state = page.evaluate("""() => ({error: (document.getElementById('map-container') || {dataset: {}}).dataset.error,
+                                          retries: window.citybrainRetries || 0, url: location.href})""")
+        raise AssertionError(f"wall map not drawn: {state}, page errors: {page.citybrain_errors}") from exc
     page.wait_for_selector(".wall-kpi[data-metric='cases_reported']", timeout=30000)
     page.wait_for_selector(".wall-feed[data-feed='cases']", timeout=30000)
     page.wait_for_timeout(1000)  # a few frames
