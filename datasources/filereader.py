@@ -95,9 +95,9 @@ def _utf16_without_bom(sample: bytes) -> str | None:
     if len(sample) < 4 or b"\x00" not in sample:
         return None
     even, odd = sample[0::2], sample[1::2]
-    if odd.count(0) > 0.3 * len(odd) and even.count(0) == 0:
+    if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even):
         return "utf-16-le"
-    if even.count(0) > 0.3 * len(even) and odd.count(0) == 0:
+    if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd):
         return "utf-16-be"
     return None
 
