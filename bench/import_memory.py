@@ -60,8 +60,9 @@ def _child(csv_path: str, data_dir: str) -> None:
     summary = ingest_file(store, pack, "cases", Path(csv_path))
     elapsed = time.perf_counter() - started
     store.close()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_rss_mb": round(peak_mb), "seconds": round(elapsed, 1),
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"peak_rss_mb": round(usage.ru_maxrss / 1024), "seconds": round(elapsed, 1),
+                      "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
                       "accepted": summary["accepted"], "quarantined": summary["quarantined"]}))
 
 
