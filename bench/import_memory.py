@@ -1,4 +1,4 @@
-"""Peak memory of a large CSV import: `python -m bench.import_memory [--mb 200] [--keep FILE]`.
+"""Peak memory of a large CSV import: `python -m bench.import_memory [--mb 200] [--keep FILE] [--chunk-rows N]`.
 
 Writes a generated case CSV of about --mb megabytes (Beijing pack categories, points in the city,
 Chinese descriptions), imports it with `ingest_file` into a fresh store in a child process and
@@ -47,7 +47,7 @@ def write_csv(path: Path, megabytes: float) -> int:
     return rows
 
 
-def _child(csv_path: str, data_dir: str) -> None:
+def _child(csv_path: str, data_dir: str, chunk_rows: str) -> None:
     from datasources.citypack import load_pack
     from datasources.ingest import ingest_file
     from datasources.runtime import sync_pack
@@ -57,7 +57,7 @@ def _child(csv_path: str, data_dir: str) -> None:
     store = Store(Path(data_dir) / "bench.duckdb")
     sync_pack(store, pack)
     started = time.perf_counter()
-    summary = ingest_file(store, pack, "cases", Path(csv_path))
+    summary = ingest_file(store, pack, "cases", Path(csv_path), chunk_rows=int(chunk_rows))
     elapsed = time.perf_counter() - started
     store.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -70,7 +70,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=200)
     parser.add_argument("--keep", type=Path, help="write (or reuse) the CSV here instead of a temp file")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child(*args.child)
@@ -80,7 +81,8 @@ def main(argv=None) -> int:
         if not path.exists():
             rows = write_csv(path, args.mb)
             print(f"wrote {path} ({path.stat().st_size / 2**20:.0f} MB, {rows} rows)", file=sys.stderr)
-        result = subprocess.run([sys.executable, "-m", "bench.import_memory", "--child", str(path), tmp],
+        result = subprocess.run([sys.executable, "-m", "bench.import_memory", "--child", str(path), tmp,
+                                 str(args.chunk_rows)],
                                 cwd=ROOT, capture_output=True, text=True)
         if result.returncode:
             print(result.stderr, file=sys.stderr)
