@@ -528,6 +528,8 @@ def reprocess_quarantine(store: Store, pack: CityPack, feed: str, mapping_path: 
     from security.scope import Scope
 
     pending = gateway.query_rows(store, "quarantine_pending", Scope.city(), feed=feed, reason_like=reason_like)
+    # a malformed file line is no record a mapping could fix: it waits for a corrected file
+    pending = [row for row in pending if not row["reason"].startswith(filereader.MALFORMED)]
     if not pending:
         return {"reprocessed": 0, "accepted": 0, "updated": 0, "quarantined": 0, "reasons": {}}
     frame = pd.DataFrame.from_records([json.loads(row["raw"]) for row in pending])

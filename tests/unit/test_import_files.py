@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from datasources import filereader
-from datasources.ingest import IngestError, ingest_file, read_file
+from datasources.ingest import IngestError, ingest_file, read_file, reprocess_quarantine
 from datasources.mapping import Mapping, MappingError
 from tests.conftest import BEIJING, ROOT
 
@@ -114,6 +114,9 @@ def test_malformed_lines_are_quarantined_with_their_number_and_the_rest_imported
     assert quarantined[3] == (lines[2], "malformed line: expected 7 fields, saw 8", "file:cases.csv")
     assert quarantined[6][0] == lines[4] and quarantined[6][1].startswith("malformed line: broken quoting")
     assert quarantined[8][1] == "malformed line: expected 7 fields, saw 3"
+    # a mapping fix cannot mend them: re-processing leaves them waiting for a corrected file
+    assert reprocess_quarantine(store, beijing, "cases")["reprocessed"] == 0
+    assert store.cursor().execute("select count(*) from quarantine").fetchall() == [(3,)]
     # a whole-file reader (replays) has no quarantine: it refuses, naming the first line
     with pytest.raises(IngestError, match="3 malformed line.*line 3"):
         read_file(path)
