@@ -226,9 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
     disable_p = users_commands.add_parser("disable", help="disable a user: sessions and tokens stop working at once")
     _common(disable_p, top=False)
     disable_p.add_argument("name")
-    revoke_p = users_commands.add_parser("revoke", help="revoke every live API token of a holder")
+    role_p = users_commands.add_parser("role", help="change a user's role and scopes: its sessions and tokens follow at once")
+    _common(role_p, top=False)
+    role_p.add_argument("name")
+    role_p.add_argument("role", choices=["commander", "district_leader", "department", "briefing", "wall", "admin"])
+    role_p.add_argument("--scope", action="append", default=[], metavar="LEVEL:ID",
+                        help="district_leader: LEVEL:ID (repeatable, one level); department: department:ID")
+    revoke_p = users_commands.add_parser(
+        "revoke", help="NAME: every live API token of the holder and, for a user, every console session; "
+                       "TOKEN: that one token")
     _common(revoke_p, top=False)
-    revoke_p.add_argument("name")
+    revoke_p.add_argument("name", metavar="NAME|TOKEN")
     token_p = users_commands.add_parser("token", help="issue a bearer token for the HTTP API (printed as the last line)")
     _common(token_p, top=False)
     token_p.add_argument("name", help="token holder: a user or a feed source")
@@ -514,9 +522,10 @@ def cmd_brief(settings: Settings, args) -> int:
 
 
 def cmd_users(settings: Settings, args) -> int:
-    """users add | list | revoke | token: console users (argon2 passwords) and API bearer tokens."""
-    from security.tokens import holder, issue_token, revoke_token
-    from security.users import add_user, disable_user, get_user, list_users
+    """users add | list | role | disable | revoke | token: console users (argon2 passwords) and API bearer tokens.
+    Through the running writer when there is one: every web worker follows at its next request."""
+    from security.tokens import holder, issue_token, revoke
+    from security.users import add_user, disable_user, get_user, list_users, set_role
 
     with _store(settings) as store:
         if args.users_command == "list":
@@ -531,8 +540,16 @@ def cmd_users(settings: Settings, args) -> int:
             if not disable_user(store, args.name):
                 raise CommandError(f"no user {args.name!r}")
             print(f"user {args.name} disabled")
+        elif args.users_command == "role":
+            if not set_role(store, _pack(settings), args.name, args.role, args.scope):
+                raise CommandError(f"no user {args.name!r}")
+            print(f"user {args.name} is now {args.role}{' (' + ', '.join(args.scope) + ')' if args.scope else ''}")
         elif args.users_command == "revoke":
-            print(f"revoked {revoke_token(store, args.name)} token(s) of {args.name}")
+            done = revoke(store, args.name)
+            if not done["holders"]:
+                raise CommandError("no such user, token holder or live token")
+            ended = "; console sessions ended" if done["sessions_ended"] else ""
+            print(f"revoked {done['tokens']} token(s) of {', '.join(done['holders'])}{ended}")
         else:  # token: a user's token carries the user's role and scopes; other holders are feed sources
             user, known = get_user(store, args.name), holder(store, args.name)
             if user is not None:

@@ -41,6 +41,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo", "CITYBRAIN_DEMO", False, "Demo mode (`make run`): demo users per role printed at start; visitors not signed in see the read-only wall view."),
     Setting("session_hours", "CITYBRAIN_SESSION_HOURS", 12, "A console session expires this many hours after login."),
     Setting("login_attempts_per_min", "CITYBRAIN_LOGIN_ATTEMPTS_PER_MIN", 10, "Login attempts allowed per minute from one address (then 429)."),
+    Setting("login_attempts_per_account_per_min", "CITYBRAIN_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MIN", 10, "Login attempts allowed per minute for one user name, from any address (then 429). Like the two other login limits, counted in each web process; five failures in a row lock the account for 15 minutes in every process. 0 = no limit."),
+    Setting("login_attempts_overall_per_min", "CITYBRAIN_LOGIN_ATTEMPTS_OVERALL_PER_MIN", 120, "Login attempts allowed per minute in one web process, all addresses and names together (then 429): bounds the password-hashing work guessing can cause (one argon2 check costs about 0.2 CPU-seconds). 0 = no limit."),
     Setting("trusted_user_header", "CITYBRAIN_TRUSTED_USER_HEADER", "", "SSO behind an authenticating proxy: the header naming the signed-in user (e.g. X-Remote-User); empty = off. Only behind a proxy that strips it from clients."),
     Setting("cookie_secure", "CITYBRAIN_COOKIE_SECURE", False, "Send session cookies over HTTPS only (set behind a TLS proxy)."),
     Setting("log_level", "CITYBRAIN_LOG_LEVEL", "INFO", "Python logging level."),
@@ -90,6 +92,8 @@ class Settings:
     demo: bool
     session_hours: int
     login_attempts_per_min: int
+    login_attempts_per_account_per_min: int
+    login_attempts_overall_per_min: int
     trusted_user_header: str
     cookie_secure: bool
     log_level: str

@@ -11,6 +11,9 @@
       geometryCache.set(url, fetch(url, {credentials: 'same-origin'}).then(r => {
         if (!r.ok) { throw new Error('geometry ' + url + ': HTTP ' + r.status); }
         return r.json();
+      }).catch(err => {
+        geometryCache.delete(url);  // a failed fetch is not cached: the next render asks again
+        throw err;
       }));
     }
     return geometryCache.get(url);
@@ -80,6 +83,7 @@
   function render(containerId, spec, clickStoreId) {
     const container = document.getElementById(containerId);
     if (!container || !spec || !window.createDeck) { return window.dash_clientside.no_update; }
+    container.__spec = spec;
     geometry(spec.geometry_url).then(collection => {
       const features = withValues(collection, spec.values || {}, spec.fallback_fill || [90, 90, 90, 120]);
       const base = layers(spec, features);
@@ -123,9 +127,12 @@
       container.__geometryUrl = spec.geometry_url;
       container.dataset.version = String(spec.version);
       container.dataset.level = spec.level;
+      delete container.dataset.error;
     }).catch(err => {
       container.dataset.error = String(err);
       console.warn('map:', err);
+      // a quiet city may send no new spec for hours: draw this one again once the server is back
+      setTimeout(() => { if (container.__spec === spec) { render(containerId, spec, clickStoreId); } }, 3000);
     });
     return String(spec.version);
   }

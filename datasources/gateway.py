@@ -5,6 +5,10 @@
 SQL lives in datasources/sql/<name>.sql and reads feed tables only through the scoped macros
 (`scoped_cases($scope_level, $scope_units, $scope_dept, $scope_pii)` ...); tests/unit/test_sql_files.py
 fails if a file reads a feed table directly. Parameters are always bound, never formatted in.
+Writes to administrative tables (users, tokens, ...) live in datasources/sql/write/<name>.sql:
+
+    rows = gateway.write(store, "user_disable", user_name="zhang")      # one statement, one transaction
+    rows = gateway.execute(cur, "user_login_failed", ...)                # inside a write_transaction
 """
 from __future__ import annotations
 
@@ -21,16 +25,24 @@ from security.scope import Scope
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).with_name("sql")
+WRITE_DIR = SQL_DIR / "write"
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 @functools.cache
-def load_sql(name: str) -> tuple[str, frozenset[str]]:
-    """The text of datasources/sql/<name>.sql and the names of its $parameters."""
+def load_sql(name: str, folder: Path = SQL_DIR) -> tuple[str, frozenset[str]]:
+    """The text of datasources/sql/<name>.sql (or of `folder`) and the names of its $parameters."""
     if not re.fullmatch(r"[a-z0-9_]+", name):
         raise ValueError(f"bad SQL name {name!r}")
-    text = (SQL_DIR / f"{name}.sql").read_text()
+    text = (folder / f"{name}.sql").read_text()
     return text, frozenset(_PARAM.findall(text))
+
+
+def _bind(name: str, wanted: frozenset[str], values: dict) -> dict:
+    missing = wanted - values.keys()
+    if missing:
+        raise ValueError(f"{name}.sql needs parameters {sorted(missing)}")
+    return {key: values[key] for key in wanted}
 
 
 def query(store, name: str, scope: Scope, **params) -> pa.Table:
@@ -38,11 +50,7 @@ def query(store, name: str, scope: Scope, **params) -> pa.Table:
     if not isinstance(scope, Scope):
         raise TypeError("every read needs a Scope")
     sql, wanted = load_sql(name)
-    values = {**scope.params(), **params}
-    missing = wanted - values.keys()
-    if missing:
-        raise ValueError(f"{name}.sql needs parameters {sorted(missing)}")
-    bound = {key: values[key] for key in wanted}
+    bound = _bind(name, wanted, {**scope.params(), **params})
     started = time.perf_counter()
     remote = getattr(store, "read_named", None)  # a process beside the writer (datasources/remote.py)
     table = remote(name, bound) if remote is not None else store.cursor().sql(sql, params=bound).to_arrow_table()
@@ -53,3 +61,17 @@ def query(store, name: str, scope: Scope, **params) -> pa.Table:
 
 def query_rows(store, name: str, scope: Scope, **params) -> list[dict]:
     return query(store, name, scope, **params).to_pylist()
+
+
+def write(store, name: str, **params) -> list[tuple]:
+    """Run write statement datasources/sql/write/<name>.sql under the store's writer lock (in the
+    writer when `store` is a RemoteStore); returns the rows of its `returning` clause."""
+    sql, wanted = load_sql(name, WRITE_DIR)
+    return store.execute_write(sql, _bind(name, wanted, params))
+
+
+def execute(cur, name: str, **params) -> list[tuple]:
+    """write() on the cursor of a write transaction the caller holds (several statements, one commit)."""
+    sql, wanted = load_sql(name, WRITE_DIR)
+    cur.execute(sql, _bind(name, wanted, params))
+    return cur.fetchall()

@@ -3,6 +3,7 @@
     token = issue_token(store, "sensor-gateway", "source")   # the clear token, shown once
     info = verify_token(store, token)                          # TokenInfo or None
     revoke_token(store, "sensor-gateway")                      # every live token of the holder
+    revoke(store, "zhang" or token)                            # a holder's tokens (+ a user's sessions), or one token
 
 Only the SHA-256 of a token is stored (table api_tokens, migration 003); a token is
 `secrets.token_urlsafe(32)` (256 random bits), so a plain hash is enough (no salt or KDF needed).
@@ -17,10 +18,11 @@ import uuid
 from dataclasses import dataclass
 
 from datasources import gateway
+from datasources.remote import in_writer
 from datasources.store import Store, utcnow
 from security.scope import Scope
 from security.users import ROLES as USER_ROLES
-from security.users import get_user
+from security.users import append_audit, get_user
 
 ROLES = (*USER_ROLES, "source")  # the console roles plus feed producers
 PUSH_ROLES = frozenset({"source", "admin", "commander"})  # may push feed records over the API
@@ -81,11 +83,24 @@ def verify_token(store: Store, token: str | None) -> TokenInfo | None:
 
 def revoke_token(store: Store, name: str) -> int:
     """Revoke every live token of holder `name`; returns how many were revoked."""
-    rows = store.execute_write(
-        "update api_tokens set revoked_at = $now where name = $name and revoked_at is null returning token_id",
-        {"now": utcnow(), "name": name},
-    )
-    return len(rows)
+    return revoke(store, name)["tokens"]
+
+
+@in_writer
+def revoke(store: Store, name_or_token: str) -> dict:
+    """Revoke one live token (given in clear) or every live token of a holder (given by name); for a
+    user named so, end its console sessions too. One transaction in the writer, so every web worker
+    refuses them from its next request. Returns {"holders": [...], "tokens": n, "sessions_ended": bool}."""
+    now = utcnow()
+    with store.write_transaction() as cur:
+        rows = gateway.execute(cur, "token_revoke", token_hash=hash_token(name_or_token), holder=name_or_token, now=now)
+        ended = bool(gateway.execute(cur, "user_end_sessions", user_name=name_or_token))
+        holders = sorted({holder_name for _, holder_name in rows} | ({name_or_token} if ended else set()))
+        for holder_name in holders:
+            append_audit(cur, now, "cli", "admin", "revoke", target=holder_name,
+                         detail=f"tokens: {sum(1 for _, n in rows if n == holder_name)}; sessions ended: "
+                                f"{ended and holder_name == name_or_token}")
+    return {"holders": holders, "tokens": len(rows), "sessions_ended": ended}
 
 
 def holder(store: Store, name: str) -> dict | None:

@@ -4,7 +4,11 @@
     user = authenticate(store, "zhang", password)          # User, or raises LoginError
     scope = scope_for(pack, user.role, user.scopes)         # applied by the gateway on every read
 
-Passwords are hashed with argon2; five failed logins lock an account for 15 minutes.
+Passwords are hashed with argon2; five failed logins lock an account for 15 minutes. The failure
+count moves in the writer in one statement (parallel guesses from many web workers and addresses
+all count), and a right password is accepted only by the statement that finds the account unlocked.
+Every login, failed or not, is audited. A user's session epoch (carried in the signed session
+cookie, api/auth.py) moves on logout, password change and revocation: older sessions are refused.
 """
 from __future__ import annotations
 
@@ -29,7 +33,10 @@ _hasher = PasswordHasher()
 
 
 class LoginError(Exception):
-    """A failed login; the message is safe to show (it never says which part was wrong)."""
+    """A failed login. Its one message (key LOGIN_FAILED in i18n) is the same for an unknown name, a
+    wrong password, a locked or a disabled account: it never tells a real account from an unknown one."""
+
+    message_key = "login.failed"
 
 
 @dataclass(frozen=True)
@@ -77,16 +84,36 @@ def add_user(store: Store, pack: CityPack, name: str, role: str, scopes, passwor
     if len(password or "") < 8:
         raise ValueError("a password has at least 8 characters")
     scope_for(pack, role, scopes)  # validates role and scopes against the pack
-    store.execute_write(
-        "insert or replace into users values ($name, $hash, $role, $scopes, $now, false, 0, null)",
-        {"name": name, "hash": _hasher.hash(password), "role": role, "scopes": list(scopes), "now": utcnow()},
-    )
+    gateway.write(store, "user_upsert", user_name=name, password_hash=_hasher.hash(password), role=role,
+                  scopes=list(scopes), now=utcnow())
     return User(name, role, tuple(scopes))
+
+
+def set_role(store: Store, pack: CityPack, name: str, role: str, scopes) -> bool:
+    """A user's new role and scopes (validated against the pack); its sessions and tokens read with
+    them from the next request on, in every process. False if there is no such user."""
+    scopes = list(scopes or ())
+    scope_for(pack, role, scopes)
+    return bool(gateway.write(store, "user_set_role", user_name=name, role=role, scopes=scopes))
+
+
+def set_password(store: Store, name: str, password: str) -> int | None:
+    """A new password; every session of the user ends. Returns the new session epoch (None: no such user)."""
+    if len(password or "") < 8:
+        raise ValueError("a password has at least 8 characters")
+    rows = gateway.write(store, "user_set_password", user_name=name, password_hash=_hasher.hash(password))
+    return rows[0][0] if rows else None
+
+
+def end_sessions(store: Store, name: str) -> int | None:
+    """End every console session of the user (a new session epoch); None if there is no such user."""
+    rows = gateway.write(store, "user_end_sessions", user_name=name)
+    return rows[0][0] if rows else None
 
 
 def disable_user(store: Store, name: str) -> bool:
     """Disable a user: its sessions and tokens stop working at the next request (security/principals.py)."""
-    return bool(store.execute_write("update users set disabled = true where name = $name returning name", {"name": name}))
+    return bool(gateway.write(store, "user_disable", user_name=name))
 
 
 def get_user(store: Store, name: str) -> dict | None:
@@ -98,28 +125,58 @@ def list_users(store: Store) -> list[dict]:
     return gateway.query_rows(store, "users_list", Scope.city())
 
 
-def authenticate(store: Store, name: str, password: str, now: dt.datetime | None = None) -> User:
-    """The user, if the password matches and the account is neither disabled nor locked."""
+def authenticate(store: Store, name: str, password: str, origin: str = "", now: dt.datetime | None = None) -> Session:
+    """The user and its session epoch, if the password matches and the account is neither disabled
+    nor locked; else LoginError (one message for every reason). Audited either way; `origin` is the
+    caller's address."""
     now = now or utcnow()
-    row = get_user(store, name or "")
-    if row is None or row["disabled"] or not row["password_hash"]:
-        _hasher.hash("timing equaliser")  # same work whether or not the user exists
-        raise LoginError("wrong name or password")
-    if row["locked_until"] is not None and row["locked_until"] > now:
-        raise LoginError("account locked after repeated failures; try again later")
+    name = (name or "")[:64]
+    row = get_user(store, name)
+    known = row is not None and not row["disabled"] and row["password_hash"]
     try:
-        _hasher.verify(row["password_hash"], password or "")
+        if not known:
+            _hasher.hash("timing equaliser")  # the same work whether or not the user exists
+            matches = False
+        else:
+            matches = _hasher.verify(row["password_hash"], password or "")
     except (VerificationError, InvalidHashError):
-        failed = row["failed_logins"] + 1
-        locked = now + LOCKOUT if failed >= MAX_FAILED_LOGINS else None
-        store.execute_write(
-            "update users set failed_logins = $failed, locked_until = $locked where name = $name",
-            {"failed": 0 if locked else failed, "locked": locked, "name": row["name"]},
-        )
-        raise LoginError("wrong name or password") from None
-    if row["failed_logins"] or row["locked_until"]:
-        store.execute_write("update users set failed_logins = 0, locked_until = null where name = $name", {"name": row["name"]})
-    return User(row["name"], row["role"], tuple(row["scopes"] or ()))
+        matches = False
+    session = record_login(store, name, matches, origin, now)
+    if session is None:
+        raise LoginError(LoginError.message_key)
+    return session
+
+
+@dataclass(frozen=True)
+class Session:
+    """A successful login: the user and the session epoch its console session carries."""
+
+    user: User
+    epoch: int
+
+
+@in_writer
+def record_login(store: Store, name: str, matches: bool, origin: str, now: dt.datetime) -> Session | None:
+    """The outcome of a login, in one writer transaction with its audit row: a right password
+    (`matches`) opens a session unless the account is locked or disabled at this moment; a wrong one
+    counts towards the lockout. None when refused."""
+    with store.write_transaction() as cur:
+        if matches:
+            rows = gateway.execute(cur, "user_login_succeeded", user_name=name, now=now)
+            if rows:
+                append_audit(cur, now, name, rows[0][0], "login", origin=origin)
+                role, scopes, epoch = rows[0]
+                return Session(User(name, role, tuple(scopes or ())), epoch)
+            append_audit(cur, now, name, "", "login_failed", detail="locked or disabled", origin=origin)
+            return None
+        rows = gateway.execute(cur, "user_login_failed", user_name=name, now=now, max_failed=MAX_FAILED_LOGINS,
+                               locked_until=now + LOCKOUT)
+        if not rows:
+            detail = "unknown or disabled user"
+        else:
+            detail = f"wrong password ({rows[0][1]} in a row)" + (", locked" if rows[0][2] is not None else "")
+        append_audit(cur, now, name, rows[0][0] if rows else "", "login_failed", detail=detail, origin=origin)
+        return None
 
 
 @in_writer

@@ -39,6 +39,17 @@ def wait_http(url: str, timeout: float = 90, proc: subprocess.Popen | None = Non
     raise TimeoutError(url)
 
 
+def run_threads(target, count: int) -> None:
+    """target(i) for i in range(count), each in its own thread, all started before any is joined."""
+    import threading
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 @contextmanager
 def serve_console(data_dir: Path, env: dict, timeout: float = 120, args=()):
     """`python app.py serve [args]` with `env` (PORT among it) and its log in data_dir/server.log,

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+import i18n
 from security.scope import Scope
 from security.users import add_user, scope_for
 
@@ -33,7 +34,8 @@ def secured(tmp_path_factory):
     from settings import Settings
 
     settings = Settings.load(env={}, data_dir=tmp_path_factory.mktemp("secured"), history_days=1, demo=False,
-                             login_attempts_per_min=10_000)
+                             login_attempts_per_min=10_000, login_attempts_per_account_per_min=10_000,
+                             login_attempts_overall_per_min=10_000)
     runtime = open_runtime(settings, simulate=True, start_threads=False)
     for name, (role, scopes) in ROLES.items():
         add_user(runtime.store, runtime.pack, name, role, scopes, PASSWORD)
@@ -87,9 +89,10 @@ def test_login_logout_and_wrong_passwords(secured):
     assert client.get("/logout").status_code == 302
     assert client.get("/").status_code == 302
     _, wrong = login(app, "commander", "nope-nope-nope")
-    assert wrong.status_code == 401 and "wrong name or password" in wrong.get_data(as_text=True)
+    failed = i18n.t("login.failed", runtime.pack.default_lang)
+    assert wrong.status_code == 401 and failed in wrong.get_data(as_text=True)
     _, unknown = login(app, "nobody", PASSWORD)
-    assert unknown.status_code == 401 and "wrong name or password" in unknown.get_data(as_text=True)
+    assert unknown.status_code == 401 and failed in unknown.get_data(as_text=True)
     audit = runtime.store.cursor().execute("select actor, action from audit where action = 'login'").fetchall()
     assert ("commander", "login") in audit
 
@@ -99,8 +102,9 @@ def test_lockout_after_repeated_failures(secured):
     add_user(runtime.store, runtime.pack, "victim", "wall", [], PASSWORD)
     for _ in range(5):
         login(app, "victim", "guess-guess-guess")
-    _, response = login(app, "victim", PASSWORD)  # right password, but locked
-    assert response.status_code == 401 and "locked" in response.get_data(as_text=True)
+    _, response = login(app, "victim", PASSWORD)  # right password, but locked: the one message, no hint
+    assert response.status_code == 401 and i18n.t("login.failed", runtime.pack.default_lang) in response.get_data(as_text=True)
+    assert "lock" not in response.get_data(as_text=True).lower() and "锁" not in response.get_data(as_text=True)
 
 
 def test_login_attempts_are_rate_limited(tmp_path):
@@ -243,7 +247,7 @@ CALLBACK_RULES = {
 }
 URL_RULES = {
     "/briefings/<int:briefing_id>.<kind>": "login; the briefing's scope must lie in the caller's",
-    "/login": "public", "/logout": "public", "/healthz": "public (metadata)", "/vendor/deckgl.js": "public code",
+    "/login": "public", "/logout": "public", "/account/": "login: the caller's own session and password", "/healthz": "public (metadata)", "/vendor/deckgl.js": "public code",
     "/geo/<level_id>.geojson": "login (public boundaries)", "/api/": "bearer token", "/open311/": "public channel",
     "/_dash": "login", "/assets/": "public", "/": "login", "/static/": "public code", "/<path:path>": "login",
 }

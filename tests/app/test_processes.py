@@ -2,8 +2,11 @@
 from outside as an administrator and API clients would: CLI writes while it runs, both workers on the
 same version, backup while ingesting, restore, and kill -9 of a web worker and of the writer during a
 burst of dispatch commands without losing anything acknowledged."""
+import contextlib
 import datetime as dt
+import io
 import json
+import re
 import os
 import signal
 import subprocess
@@ -11,13 +14,16 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
+from http.client import HTTPConnection
+from http.cookies import SimpleCookie
 
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, free_port, serve_console
+from tests.conftest import ROOT, free_port, run_threads, serve_console
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +33,9 @@ def prod(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update({"PORT": str(port), "CITYBRAIN_DATA_DIR": str(data_dir), "CITYBRAIN_HISTORY_DAYS": "1",
                 "CITYBRAIN_SIMULATE_INTERVAL_S": "1", "CITYBRAIN_DEMO": "1", "CITYBRAIN_LOG_LEVEL": "WARNING",
-                "CITYBRAIN_ALERT_INTERVAL_S": "0"})
+                "CITYBRAIN_ALERT_INTERVAL_S": "0",
+                # the lockout test sends 40 guesses: let them reach the lockout, not the login rate limits
+                "CITYBRAIN_LOGIN_ATTEMPTS_PER_MIN": "1000", "CITYBRAIN_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MIN": "1000"})
     with serve_console(data_dir, env, timeout=240, args=["--workers", "2"]) as url:
         yield {"url": url, "data_dir": data_dir, "env": env}
 
@@ -231,6 +239,160 @@ def test_backup_while_ingesting_restores_to_a_consistent_store(prod, tmp_path):
     # restoring over a folder whose writer runs is refused
     refused = cli(prod, "restore", str(target))
     assert refused.returncode != 0 and "running" in refused.stderr
+
+
+def _request(prod, method, path, cookie=None, form=None, source="127.0.0.1"):
+    """(status, body text, session cookie set or None) on a new connection from `source` (a loopback address)."""
+    parsed = urllib.parse.urlparse(prod["url"])
+    conn = HTTPConnection(parsed.hostname, parsed.port, timeout=90, source_address=(source, 0))
+    headers = {"Connection": "close"}
+    if cookie:
+        headers["Cookie"] = f"citybrain_session={cookie}"
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        jar = SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            jar.load(header)
+        session = jar["citybrain_session"].value if "citybrain_session" in jar else None
+        return response.status, response.read().decode(), session
+    finally:
+        conn.close()
+
+
+def web_login(prod, name, password, source="127.0.0.1"):
+    """(status, session cookie) of a login through the form, as a browser does it."""
+    _, page, cookie = _request(prod, "GET", "/login?lang=en", source=source)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    status, _, session = _request(prod, "POST", "/login", cookie, {"name": name, "password": password, "csrf": csrf,
+                                                                  "next": "/", "lang": "en"}, source=source)
+    return status, session or cookie
+
+
+def who(prod, cookie) -> dict:
+    """The principal a session cookie stands for (demo mode: a refused session reads as the guest)."""
+    status, body, _ = _request(prod, "GET", "/account/session", cookie)
+    assert status == 200, (status, body[:200])
+    return json.loads(body)
+
+
+def within_1s(check, tries=8):
+    """Seconds until `check()` holds for `tries` requests in a row (new connections: both workers)."""
+    started = time.monotonic()
+    while not all(check() for _ in range(tries)):
+        assert time.monotonic() - started < 1.0, "not in every web worker within a second"
+    return time.monotonic() - started
+
+
+def admin(prod, *args, stdin: str = "") -> subprocess.CompletedProcess:
+    """`cli()` run in this process (cli.main: the same command through the running writer's socket,
+    without a Python start per call)."""
+    import cli as command_line
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = command_line.main([*args, "--data-dir", str(prod["data_dir"])])
+    finally:
+        sys.stdin = saved_stdin
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def admin_token(prod, name):
+    done = admin(prod, "users", "token", name)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def add_user_admin(prod, name, role="commander", password="night shift password"):
+    done = admin(prod, "users", "add", name, "--role", role, "--password-stdin", stdin=password + "\n")
+    assert done.returncode == 0, done.stderr
+
+
+def test_parallel_guesses_from_four_addresses_lock_the_account_in_every_worker(prod):
+    # 12 guesses, not 40: each costs an argon2 verification (~0.2 CPU-s); 40 are in test_login_security.py
+    add_user_admin(prod, "guarded")
+    statuses = []
+
+    def guess(i):
+        statuses.append(web_login(prod, "guarded", f"wrong guess {i}", source=f"127.0.0.{1 + i % 4}")[0])
+
+    run_threads(guess, 12)
+    assert statuses == [401] * 12
+    locked = next(u for u in map(json.loads, admin(prod, "users", "list").stdout.splitlines()) if u["name"] == "guarded")
+    assert locked["locked_until"] is not None
+    for source in ("127.0.0.1", "127.0.0.5"):  # the right password from a fresh address too: refused, generic
+        _, page, cookie = _request(prod, "GET", "/login?lang=en", source=source)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        answers = [_request(prod, "POST", "/login", cookie, {"name": name, "password": "night shift password",
+                                                            "csrf": csrf, "lang": "en"}, source=source)
+                   for name in ("guarded", "no-such-user")]
+        assert [status for status, _, _ in answers] == [401, 401]
+        messages = [re.search(r'role="alert">([^<]*)<', body).group(1) for _, body, _ in answers]
+        assert messages[0] == messages[1] and "lock" not in messages[0].lower()
+    token = admin_token(prod, "commander")
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).replace(tzinfo=None).isoformat()
+    status, body, _ = http(prod["url"] + f"/api/v1/audit?since={since}&limit=500", token=token)
+    failed = [r for r in body["rows"] if r["action"] == "login_failed" and r["actor"] == "guarded"]
+    assert status == 200 and len(failed) == 14 and {r["origin"] for r in failed} >= {f"127.0.0.{i}" for i in range(1, 6)}
+
+
+def test_role_change_and_disable_reach_tokens_and_sessions_within_a_second(prod):
+    add_user_admin(prod, "night-commander")
+    token = admin_token(prod, "night-commander")
+    status, cookie = web_login(prod, "night-commander", "night shift password")
+    assert status == 302 and who(prod, cookie)["role"] == "commander"
+    assert http(prod["url"] + "/api/v1/audit", token=token)[0] == 200
+    demoted = admin(prod, "users", "role", "night-commander", "district_leader", "--scope", "district:110105")
+    assert demoted.returncode == 0 and "district_leader" in demoted.stdout, demoted.stderr
+    took = [within_1s(lambda: http(prod["url"] + "/api/v1/audit", token=token)[0] == 403)]  # commander-only now
+    took.append(within_1s(lambda: who(prod, cookie)["scopes"] == ["district:110105"]))
+    assert who(prod, cookie)["role"] == "district_leader"
+    assert admin(prod, "users", "disable", "night-commander").returncode == 0
+    took.append(within_1s(lambda: http(prod["url"] + indicators_path(), token=token)[0] == 401))
+    took.append(within_1s(lambda: who(prod, cookie)["guest"]))
+    print(f"refused after {max(took):.3f} s at most")
+
+
+def test_logout_and_password_change_end_sessions_in_every_worker(prod):
+    add_user_admin(prod, "day-commander")
+    _, laptop = web_login(prod, "day-commander", "night shift password")
+    _, phone = web_login(prod, "day-commander", "night shift password")
+    assert who(prod, laptop)["name"] == who(prod, phone)["name"] == "day-commander"
+    status, page, _ = _request(prod, "GET", "/account/password?lang=en", laptop)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    status, _, laptop_after = _request(prod, "POST", "/account/password", laptop, {
+        "csrf": csrf, "current_password": "night shift password", "new_password": "a fresh day password"})
+    assert status == 200 and laptop_after
+    within_1s(lambda: who(prod, phone)["guest"])  # the other session ended
+    assert who(prod, laptop_after)["name"] == "day-commander"  # the changing one goes on
+    assert web_login(prod, "day-commander", "night shift password")[0] == 401
+    status, _ = web_login(prod, "day-commander", "a fresh day password")
+    assert status == 302
+    assert _request(prod, "GET", "/logout", laptop_after)[0] == 302
+    within_1s(lambda: who(prod, laptop_after)["guest"])  # replaying the old cookie after logout
+
+
+def test_users_revoke_a_token_or_a_user_while_running(prod):
+    add_user_admin(prod, "relief-commander")
+    first, second = admin_token(prod, "relief-commander"), admin_token(prod, "relief-commander")
+    _, cookie = web_login(prod, "relief-commander", "night shift password")
+    revoked = admin(prod, "users", "revoke", first)
+    assert revoked.returncode == 0 and "revoked 1 token(s) of relief-commander" in revoked.stdout, revoked.stderr
+    assert first not in revoked.stdout + revoked.stderr
+    within_1s(lambda: http(prod["url"] + indicators_path(), token=first)[0] == 401)
+    assert {http(prod["url"] + indicators_path(), token=second)[0] for _ in range(6)} == {200}
+    assert who(prod, cookie)["name"] == "relief-commander"
+    revoked = admin(prod, "users", "revoke", "relief-commander")
+    assert revoked.returncode == 0 and "sessions ended" in revoked.stdout, revoked.stderr
+    within_1s(lambda: http(prod["url"] + indicators_path(), token=second)[0] == 401)
+    within_1s(lambda: who(prod, cookie)["guest"])
+    assert admin(prod, "users", "revoke", "nobody-by-that-name").returncode == 2
 
 
 def test_kill_9_of_a_web_worker_and_of_the_writer_loses_nothing_acknowledged(prod):

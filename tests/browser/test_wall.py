@@ -144,6 +144,38 @@ def test_wall_says_so_when_the_server_is_lost(browser, served_console):
         page.context.close()
 
 
+def test_wall_heals_by_itself_after_a_brief_outage(browser, served_console):
+    """The first callbacks and the first geometry fetch fail (503, then a dropped connection):
+    the wall still draws its map and numbers without a reload (assets/link.js, deckmap.js)."""
+    page = new_page(browser, served_console["url"], 1920, 1080)
+    failed = {"callbacks": 0, "geometry": 0}
+
+    def fail_callback(route):
+        if failed["callbacks"] < 4:
+            failed["callbacks"] += 1
+            route.fulfill(status=503, headers={"Retry-After": "1"}, body="writer unavailable")
+        else:
+            route.continue_()
+
+    def fail_geometry(route):
+        if failed["geometry"] < 1:
+            failed["geometry"] += 1
+            route.abort()
+        else:
+            route.continue_()
+
+    try:
+        page.route(re.compile(r"/_dash-update-component"), fail_callback)
+        page.route(re.compile(r"/geo/.*\.geojson"), fail_geometry)
+        open_wall(page, served_console["url"] + "/wall")
+        assert failed == {"callbacks": 4, "geometry": 1}
+        assert page.evaluate("() => window.citybrainRetries") >= 4
+        assert kpi_number(page) > 0
+        assert page.locator("#map-container").get_attribute("data-error") is None
+    finally:
+        page.context.close()
+
+
 # ---------------------------------------------------------------- a quiet console (no simulator)
 
 
