@@ -34,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from datasources import gateway, geo
 from datasources.ingest import ingest_frame
 from datasources.remote import WriterUnavailable
-from security import throttle
+from security import ratelimit
 from security.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ def file_request(runtime, fields: dict, now: dt.datetime | None = None) -> dict:
 def admit_post(runtime, address: str) -> int:
     """0 when one more POST from `address` fits the throttle (and is counted), else seconds to wait."""
     settings = runtime.settings
-    return throttle.admit(runtime.store, "open311_post", address, settings.open311_posts_per_address_per_hour,
+    return ratelimit.admit(runtime.store, "open311_post", address, settings.open311_posts_per_address_per_hour,
                           3600.0, settings.open311_posts_per_min, 60.0)
 
 

@@ -68,15 +68,15 @@ def test_writes_and_versions_reach_the_client(linked):
 
 
 def test_throttle_counts_in_the_writer_for_every_worker(linked):
-    from security import throttle
+    from security import ratelimit
 
     other = RemoteStore(linked["remote"].address, authkey(linked["runtime"].settings.data_dir), subscribe=False)
     try:
         limits = ("link-test", "198.51.100.1", 3, 3600.0, 0, 60.0)
-        assert throttle.admit(linked["remote"], *limits) == 0
-        assert throttle.admit(other, *limits) == 0  # a second web worker
-        assert throttle.admit(linked["store"], *limits) == 0  # the writer's own process
-        assert throttle.admit(other, *limits) > 3500  # the fourth, wherever it comes from, waits
+        assert ratelimit.admit(linked["remote"], *limits) == 0
+        assert ratelimit.admit(other, *limits) == 0  # a second web worker
+        assert ratelimit.admit(linked["store"], *limits) == 0  # the writer's own process
+        assert ratelimit.admit(other, *limits) > 3500  # the fourth, wherever it comes from, waits
     finally:
         other.close()
 
