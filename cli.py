@@ -360,7 +360,9 @@ def cmd_ingest(settings: Settings, args) -> int:
     pack = _pack(settings)
     with _store(settings, pack) as store:
         try:
-            summary = ingest_file(store, pack, args.feed, args.file, args.mapping)
+            summary = ingest_file(store, pack, args.feed, args.file, args.mapping,
+                                  chunk_rows=settings.import_chunk_rows, max_bytes=settings.import_max_mb * 2**20,
+                                  max_json_bytes=settings.import_max_json_mb * 2**20)
         except (IngestError, MappingError) as exc:
             raise CommandError(str(exc)) from None
     for reason, count in list(summary["reasons"].items())[:10]:

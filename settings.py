@@ -50,6 +50,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("webhook_backoff_s", "CITYBRAIN_WEBHOOK_BACKOFF_S", 2.0, "Seconds before the first webhook retry; doubles after each failed attempt."),
     Setting("webhook_backoff_max_s", "CITYBRAIN_WEBHOOK_BACKOFF_MAX_S", 600.0, "Longest wait between two webhook attempts."),
     Setting("webhook_timeout_s", "CITYBRAIN_WEBHOOK_TIMEOUT_S", 5.0, "Seconds a webhook receiver has to answer one POST."),
+    Setting("open311_public_sources", "CITYBRAIN_OPEN311_PUBLIC_SOURCES", "open311", "Case sources (channels) whose cases the public Open311 `requests.json` lists, comma-separated; `*` = every source, empty = none, `-x` excludes x. Default: only requests filed through Open311 itself (hotline, grid inspector and other internal channels stay private)."),
+    Setting("open311_public_categories", "CITYBRAIN_OPEN311_PUBLIC_CATEGORIES", "*", "Categories the public Open311 reads list (comma-separated ids; `*` = all, empty = none, `-x` excludes x, e.g. `*,-vulnerable_person`)."),
+    Setting("open311_public_text", "CITYBRAIN_OPEN311_PUBLIC_TEXT", False, "Public Open311 reads show each request's free-text description and address (they may hold names, phone numbers, house numbers); off = both null. Coordinates are always rounded to 3 decimals (about 100 m)."),
+    Setting("open311_posts_per_address_per_hour", "CITYBRAIN_OPEN311_POSTS_PER_ADDRESS_PER_HOUR", 20, "Open311 POSTs (accepted or rejected) allowed per client address in any hour; beyond: 429 with Retry-After. 0 = no limit."),
+    Setting("open311_posts_per_min", "CITYBRAIN_OPEN311_POSTS_PER_MIN", 60, "Open311 POSTs allowed from all clients together in any minute; beyond: 429 with Retry-After. 0 = no limit."),
+    Setting("import_max_mb", "CITYBRAIN_IMPORT_MAX_MB", 2048, "Largest file `ingest` accepts (MB); a larger file is refused before anything is stored. 0 = no limit."),
+    Setting("import_max_json_mb", "CITYBRAIN_IMPORT_MAX_JSON_MB", 100, "Largest plain `.json` document `ingest` accepts (MB): it is parsed whole (about ten times its size in memory); CSV, JSON Lines and Parquet are streamed in chunks."),
+    Setting("import_chunk_rows", "CITYBRAIN_IMPORT_CHUNK_ROWS", 100000, "Rows per chunk when `ingest` streams a file (memory stays bounded by the chunk, not the file)."),
 )
 
 
@@ -93,6 +101,14 @@ class Settings:
     webhook_backoff_s: float
     webhook_backoff_max_s: float
     webhook_timeout_s: float
+    open311_public_sources: str
+    open311_public_categories: str
+    open311_public_text: bool
+    open311_posts_per_address_per_hour: int
+    open311_posts_per_min: int
+    import_max_mb: int
+    import_max_json_mb: int
+    import_chunk_rows: int
 
     @classmethod
     def load(cls, env: dict | None = None, **overrides) -> "Settings":

@@ -7,12 +7,21 @@
     POST requests.json                 file a case (public channel: no token; api_key is ignored)
 
 A case is "closed" when its workflow status is closed, otherwise "open"; status_notes carries the
-workflow status. Times are ISO 8601 with the city's offset. Reporter fields are never shown.
-Errors use the GeoReport format `[{"code": N, "description": reason}]`.
+workflow status. Times are ISO 8601 with the city's offset. Errors use the GeoReport format
+`[{"code": N, "description": reason}]`.
+
+Reads are public, so they show what the city publishes (settings `open311_public_*`): by default
+only requests filed through Open311 itself (hotline, grid-inspector and other internal channels stay
+private; a case that is not public answers 404 like an unknown one), coordinates rounded to 3
+decimals (about 100 m), no free-text description or address, never reporter fields.
+POSTs are throttled per client address and overall (429 + Retry-After; the count runs in the
+writer, shared by every web worker). A rejected POST is kept in quarantine (feed `cases`, origin
+`open311`) with its fields and the reason, like any feed's rejected record.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import uuid
@@ -25,6 +34,7 @@ from werkzeug.exceptions import HTTPException
 from datasources import gateway, geo
 from datasources.ingest import ingest_frame
 from datasources.remote import WriterUnavailable
+from security import ratelimit
 from security.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -34,6 +44,9 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 MAX_DESCRIPTION = 4000
 STATUSES = ("open", "closed")
+PUBLIC_DECIMALS = 3  # public coordinates: 0.001 degree, about 100 m
+MAX_BODY_BYTES = 64 * 1024  # a POST body above this is refused (413) before it is read
+ORIGIN = "open311"
 
 
 class Open311Error(Exception):
@@ -111,12 +124,29 @@ def _finite(value):
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def _selection(text: str) -> tuple[list[str] | None, list[str]]:
+    """A setting such as "open311", "*", "*,-noise" or "": (listed ids or None for any, excluded ids)."""
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    excluded = [item[1:].strip() for item in items if item.startswith("-")]
+    listed = [item for item in items if not item.startswith("-")]
+    return (None if "*" in listed else listed), excluded
+
+
+def publication(settings) -> dict:
+    """What the city publishes over Open311, as the bound parameters of open311_requests.sql."""
+    sources, hidden_sources = _selection(settings.open311_public_sources)
+    categories, hidden_categories = _selection(settings.open311_public_categories)
+    return {"sources": sources, "hidden_sources": hidden_sources, "categories": categories,
+            "hidden_categories": hidden_categories, "public_text": bool(settings.open311_public_text),
+            "decimals": PUBLIC_DECIMALS}
+
+
 def find_requests(runtime, *, ids=(), codes=(), start=None, end=None, closed: bool | None = None,
                   limit: int = DEFAULT_LIMIT, lang: str = "en") -> list[dict]:
-    """Cases as GeoReport service requests (public fields only), newest reported first."""
+    """Published cases as GeoReport service requests (see the module doc), newest reported first."""
     pack = runtime.pack
     rows = gateway.query_rows(
-        runtime.store, "open311_requests", Scope.city(),
+        runtime.store, "open311_requests", Scope.city(), **publication(runtime.settings),
         ids=list(ids), codes=list(codes), start=start, end=end, closed=closed, limit=limit,
     )
     zone = zoneinfo.ZoneInfo(pack.timezone)
@@ -237,11 +267,28 @@ def new_case(pack, fields: dict, now: dt.datetime) -> dict:
     }
 
 
+def quarantine_post(store, raw: str, reason: str) -> None:
+    """Keep a rejected POST in quarantine (feed cases, origin open311) with its reason; the writer
+    stores it, like every feed's rejected records."""
+    store.apply("cases", "cases", None, [(raw, reason)], origin=ORIGIN)
+
+
+def _raw(fields: dict) -> str:
+    return json.dumps({k: v for k, v in fields.items() if k != "api_key"}, ensure_ascii=False, default=str,
+                      sort_keys=True)
+
+
 def file_request(runtime, fields: dict, now: dt.datetime | None = None) -> dict:
-    """Validate and store a new case from an Open311 POST; the GeoReport answer element."""
+    """Validate and store a new case from an Open311 POST; the GeoReport answer element.
+    A rejected request is quarantined with its reason before Open311Error(400) is raised."""
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    record = new_case(runtime.pack, fields, now)
-    report = ingest_frame(runtime.store, runtime.pack, "cases", pd.DataFrame([record]), origin="open311", now=now)
+    try:
+        record = new_case(runtime.pack, fields, now)
+    except Open311Error as exc:
+        quarantine_post(runtime.store, _raw(fields), exc.description)
+        raise
+    # ingest_frame quarantines what it rejects itself (in the writer, with the case's fields)
+    report = ingest_frame(runtime.store, runtime.pack, "cases", pd.DataFrame([record]), origin=ORIGIN, now=now)
     if report.errors:
         raise Open311Error(400, report.errors[0][1])
     case_id = record["case_id"]
@@ -249,6 +296,13 @@ def file_request(runtime, fields: dict, now: dt.datetime | None = None) -> dict:
     expected = stored[0]["expected_datetime"] if stored else None
     notice = f"Received as case {case_id}" + (f"; expected to be handled by {expected}" if expected else "")
     return {"service_request_id": case_id, "service_notice": notice, "account_id": None}
+
+
+def admit_post(runtime, address: str) -> int:
+    """0 when one more POST from `address` fits the throttle (and is counted), else seconds to wait."""
+    settings = runtime.settings
+    return ratelimit.admit(runtime.store, "open311_post", address, settings.open311_posts_per_address_per_hour,
+                          3600.0, settings.open311_posts_per_min, 60.0)
 
 
 # ---------------------------------------------------------------------------- routes
@@ -300,13 +354,27 @@ def blueprint(runtime) -> Blueprint:
     @bp.post("/requests.json")
     def post_request():
         # Public channel: no bearer token; an api_key parameter is accepted and ignored.
+        wait = admit_post(runtime, request.remote_addr or "?")
+        if wait:
+            response, code = _error(429, f"too many service requests from here or in all; retry in {wait} s")
+            response.headers["Retry-After"] = str(wait)
+            return response, code
+        request.max_content_length = MAX_BODY_BYTES  # larger bodies: 413, not read, not stored
         try:
-            answer = file_request(runtime, _post_fields())
+            fields = _post_fields()
+        except Open311Error as exc:
+            quarantine_post(runtime.store, json.dumps({"body": request.get_data(as_text=True)}, ensure_ascii=False),
+                            exc.description)
+            raise
+        try:
+            answer = file_request(runtime, fields)
         except (Open311Error, WriterUnavailable):  # the latter: 503 + Retry-After (api/__init__.py)
             raise
         except Exception as exc:  # a client's input must never produce a 5xx
             log.exception("open311 POST failed")
-            raise Open311Error(400, f"cannot file the request: {type(exc).__name__}: {exc}") from None
+            reason = f"cannot file the request: {type(exc).__name__}: {exc}"
+            quarantine_post(runtime.store, _raw(fields), reason)
+            raise Open311Error(400, reason) from None
         return jsonify([answer])
 
     return bp

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasources import geo
+from datasources import filereader, geo
 from datasources.citypack import CityPack
 from datasources.mapping import Mapping
 from datasources.store import ApplyResult, Store
@@ -42,6 +42,7 @@ CANONICAL = {
     ],
 }
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+MALFORMED_LINES_SHOWN = 100  # line numbers of malformed lines listed in an import's summary
 
 
 class IngestReport(NamedTuple):
@@ -57,26 +58,24 @@ class IngestError(ValueError):
 # ---------------------------------------------------------------------------- reading files
 
 
-def read_file(path: Path | str) -> pd.DataFrame:
-    """CSV, Parquet, JSON (array or object with a list) or JSON Lines, by suffix."""
+def read_file(path: Path | str, encoding: str | None = None) -> pd.DataFrame:
+    """A whole file as one frame (CSV, Parquet, JSON or JSON Lines, by suffix; text encoding as in
+    datasources/filereader.py). For small files (replays); imports stream with `ingest_file`.
+    IngestError when a line is malformed: this reader has no quarantine to put it in."""
     path = Path(path)
-    if not path.exists():
-        raise IngestError(f"file not found: {path}")
-    suffix = path.suffix.lower()
     try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, dtype=False)
-        if suffix == ".json":
-            data = json.loads(path.read_text())
-            if isinstance(data, dict):
-                lists = [v for v in data.values() if isinstance(v, list)]
-                data = lists[0] if lists else [data]
-            return pd.DataFrame.from_records(data)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        chunks = list(filereader.iter_file(path, encoding=encoding, chunk_rows=1_000_000))
+    except filereader.FileReadError as exc:
+        raise IngestError(str(exc)) from None
     except Exception as exc:
         raise IngestError(f"cannot read {path.name}: {exc}") from None
+    rejected = [entry for chunk in chunks for entry in chunk.rejected]
+    if rejected:
+        raw, reason = rejected[0]
+        raise IngestError(f"{path.name}: {len(rejected)} malformed line(s), the first at line "
+                          f"{json.loads(raw)['line']}: {reason}")
+    frames = [chunk.frame for chunk in chunks]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else pd.DataFrame())
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -445,8 +444,13 @@ def ingest_frame(
     mapping: Mapping | None = None,
     origin: str | None = None,
     now: dt.datetime | None = None,
+    rejected: list[tuple[str, str]] = (),
 ) -> IngestReport:
-    """Validate and apply one frame of foreign records: the writer's result, reasons, per-record errors."""
+    """Validate and apply one frame of foreign records: the writer's result, reasons, per-record errors.
+
+    `rejected`: (raw payload, reason) of input refused before it became a record (a malformed file
+    line), quarantined in the same commit; `errors` lists only the frame's own records.
+    """
     if feed not in NORMALIZERS:
         raise IngestError(f"unknown feed {feed!r}; feeds are {', '.join(FEEDS)}")
     mapping = mapping or Mapping()
@@ -460,7 +464,7 @@ def ingest_frame(
     else:
         out, reasons = result
     bad = reasons.bad
-    quarantined = list(zip(_raw_payloads(frame, bad), reasons.values[bad].astype(str)))
+    quarantined = list(rejected) + list(zip(_raw_payloads(frame, bad), reasons.values[bad].astype(str)))
     good = out[~bad]
     applied = store.apply(feed, kind, _to_arrow(good) if len(good) else None, quarantined, origin=origin)
     errors = [(int(i), str(reason)) for i, reason in reasons.values[bad].items()]
@@ -472,23 +476,45 @@ def summary_line(result: ApplyResult, reasons: Counter) -> dict:
 
 
 def ingest_file(store: Store, pack: CityPack, feed: str, path: Path, mapping_path: Path | None = None,
-                chunk_rows: int = 500_000) -> dict:
-    """Import a file in chunks; the CLI prints the returned summary as its last line."""
+                chunk_rows: int = filereader.DEFAULT_CHUNK_ROWS, max_bytes: int | None = None,
+                max_json_bytes: int | None = None) -> dict:
+    """Import a file streamed in chunks of `chunk_rows` (memory bounded by the chunk, not the file);
+    the CLI prints the returned summary as its last line.
+
+    Refused as a whole (IngestError, nothing stored): a file above `max_bytes` (a plain JSON
+    document above `max_json_bytes`), an undecodable one, a mapping that does not fit its columns.
+    A malformed line (wrong number of fields, broken quoting, bad JSON) is quarantined with its
+    line number and text, in the same commit as its chunk; the rest is imported.
+    """
     mapping = Mapping.load(mapping_path)
-    frame = read_file(path)
+    path = Path(path)
+    try:
+        chunks = filereader.iter_file(path, encoding=mapping.encoding, chunk_rows=chunk_rows, max_bytes=max_bytes,
+                                      max_json_bytes=max_json_bytes)
+    except filereader.FileReadError as exc:
+        raise IngestError(str(exc)) from None
     total = {"accepted": 0, "updated": 0, "quarantined": 0}
     reasons: Counter = Counter()
-    for start in range(0, max(len(frame), 1), chunk_rows):
-        chunk = frame.iloc[start : start + chunk_rows]
-        if chunk.empty:
+    malformed: list[int] = []
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
             break
-        result, chunk_reasons, _ = ingest_frame(store, pack, feed, chunk, mapping, origin=f"file:{Path(path).name}")
+        except filereader.FileReadError as exc:
+            raise IngestError(str(exc)) from None
+        except (OSError, ValueError) as exc:  # e.g. a truncated Parquet file
+            raise IngestError(f"cannot read {path.name}: {exc}") from None
+        malformed.extend(json.loads(raw)["line"] for raw, _ in chunk.rejected)
+        result, chunk_reasons, _ = ingest_frame(store, pack, feed, chunk.frame, mapping, origin=f"file:{path.name}",
+                                                rejected=chunk.rejected)
         for key, value in result.as_dict().items():
             total[key] += value
         reasons.update(chunk_reasons)
-    return {**total, "reasons": dict(reasons.most_common())}
-
-
+    summary = {**total, "reasons": dict(reasons.most_common())}
+    if malformed:
+        summary["malformed_lines"] = malformed[:MALFORMED_LINES_SHOWN]
+    return summary
 
 
 def reprocess_quarantine(store: Store, pack: CityPack, feed: str, mapping_path: Path | None = None,
@@ -502,6 +528,8 @@ def reprocess_quarantine(store: Store, pack: CityPack, feed: str, mapping_path: 
     from security.scope import Scope
 
     pending = gateway.query_rows(store, "quarantine_pending", Scope.city(), feed=feed, reason_like=reason_like)
+    # a malformed file line is no record a mapping could fix: it waits for a corrected file
+    pending = [row for row in pending if not row["reason"].startswith(filereader.MALFORMED)]
     if not pending:
         return {"reprocessed": 0, "accepted": 0, "updated": 0, "quarantined": 0, "reasons": {}}
     frame = pd.DataFrame.from_records([json.loads(row["raw"]) for row in pending])

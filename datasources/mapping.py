@@ -3,6 +3,7 @@
     [source]
     name = "nyc311"                 # the records' `source` unless a column says otherwise
     timezone = "America/New_York"   # for times without a zone (default: the city's)
+    encoding = "gbk"                # text files' encoding (default: detected, see filereader.py)
 
     [fields]                        # canonical = foreign column ("?column" = optional column)
     case_id = "Unique Key"
@@ -26,6 +27,7 @@
 """
 from __future__ import annotations
 
+import codecs
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ class MappingError(ValueError):
 class Mapping:
     name: str = ""
     timezone: str | None = None
+    encoding: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, object]] = field(default_factory=dict)
@@ -67,6 +70,14 @@ class Mapping:
         if unknown:
             raise MappingError(f"unknown mapping section(s) {sorted(unknown)}; known: {sorted(known)}")
         source = data.get("source", {})
+        encoding = source.get("encoding")
+        if encoding is not None:
+            if not isinstance(encoding, str):
+                raise MappingError("[source] encoding must be a string, e.g. \"gb18030\"")
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise MappingError(f"[source] encoding {encoding!r} is not a known text encoding") from None
         for section in ("fields", "formats", "units", "melt"):
             for key, value in data.get(section, {}).items():
                 if not isinstance(value, str):
@@ -74,6 +85,7 @@ class Mapping:
         return cls(
             name=source.get("name", ""),
             timezone=source.get("timezone"),
+            encoding=encoding or None,
             fields=dict(data.get("fields", {})),
             formats=dict(data.get("formats", {})),
             values={k: {str(a): b for a, b in v.items()} for k, v in data.get("values", {}).items()},

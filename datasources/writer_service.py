@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 # Modules whose @in_writer functions clients may call (imported at start so the registry is full).
 COMMAND_MODULES = ("alerts.engine", "briefings.schedule", "briefings.store", "dispatch.service", "dispatch.webhooks",
-                   "indicators.compute", "security.tokens", "security.users", "views.feeds", "views.overview",
-                   "views.queue", "views.units", "views.wall")
+                   "indicators.compute", "security.ratelimit", "security.tokens", "security.users", "views.feeds",
+                   "views.overview", "views.queue", "views.units", "views.wall")
 CLIENT_STALE_S = 30.0
 
 

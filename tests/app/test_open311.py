@@ -3,6 +3,7 @@
 Real DuckDB file, real Flask test client on the real Dash app (built once for this module).
 """
 import datetime as dt
+import json
 import zoneinfo
 
 import pandas as pd
@@ -20,6 +21,8 @@ SEEDED = [
     ("B-4", "road_facility", "2026-03-05 11:00", "closed", "2026-03-06 11:00"),
     ("B-5", "traffic_signal", "2026-03-06 12:00", "verified", None),
 ]
+# Cases that came in through other channels: never in public reads by default.
+INTERNAL = [("H-1", "hotline", "noise"), ("G-1", "grid_inspector", "garbage_exposed")]
 MARCH = {"start_date": "2026-03-01T00:00:00+08:00", "end_date": "2026-03-31T23:59:59+08:00"}
 
 
@@ -30,19 +33,23 @@ def o311(tmp_path_factory, beijing):
     from datasources.store import Store
     from settings import Settings
 
-    settings = Settings.load(env={}, city=beijing.root, data_dir=tmp_path_factory.mktemp("open311"))
+    settings = Settings.load(env={}, city=beijing.root, data_dir=tmp_path_factory.mktemp("open311"),
+                             open311_posts_per_address_per_hour=0, open311_posts_per_min=0)  # throttle: own tests
     store = Store(settings.db_path)
     sync_pack(store, beijing)
     frame = pd.DataFrame(
-        [{"case_id": i, "category": c, "reported_at": r, "status": s, "closed_at": x, "lat": 39.9042, "lon": 116.4074,
-          "address": f"{i} street", "description": f"case {i}", "reporter_name": "王小明",
-          "reporter_phone": "13800138000"} for i, c, r, s, x in SEEDED]
+        [{"case_id": i, "source": "open311", "category": c, "reported_at": r, "status": s, "closed_at": x,
+          "lat": 39.9042, "lon": 116.4074, "address": f"{i} street", "description": f"case {i}",
+          "reporter_name": "王小明", "reporter_phone": "13800138000"} for i, c, r, s, x in SEEDED]
+        + [{"case_id": i, "source": source, "category": c, "reported_at": "2026-03-10 09:00", "lat": 39.9289,
+            "lon": 116.3883, "address": "西城区某胡同7号", "description": "张三 13712345678 家门口"}
+           for i, source, c in INTERNAL]
     )
     report = ingest_frame(store, beijing, "cases", frame, origin="test")
-    assert report.result.accepted == len(SEEDED), report.errors
+    assert report.result.accepted == len(SEEDED) + len(INTERNAL), report.errors
     runtime = Runtime(settings, beijing, store)
     app = create_app(runtime)
-    yield {"client": app.server.test_client(), "store": store, "pack": beijing}
+    yield {"client": app.server.test_client(), "store": store, "pack": beijing, "runtime": runtime}
     store.close()
 
 
@@ -134,7 +141,7 @@ def test_one_request_and_unknown_ids(o311):
     (row,) = one.get_json()
     assert row["service_request_id"] == "B-3" and row["status"] == "closed"
     assert row["service_code"] == "manhole_cover" and row["agency_responsible"]
-    assert (row["lat"], row["long"], row["address"]) == (39.9042, 116.4074, "B-3 street")
+    assert (row["lat"], row["long"], row["address"]) == (39.904, 116.407, None)  # published: ~100 m, no text
     missing = get(o311, "requests/NOPE-1.json")
     assert missing.status_code == 404 and missing.get_json()[0]["code"] == 404
 
@@ -156,8 +163,8 @@ def test_post_then_get_round_trip(o311):
     assert request_id.startswith("O311-") and len(request_id) == 17 and "account_id" in answer
     assert request_id in answer["service_notice"]
     (row,) = client.get(f"/open311/v2/requests/{request_id}.json").get_json()
-    assert (row["service_code"], row["status"], row["description"]) == ("street_light", "open", "路灯不亮")
-    assert (row["lat"], row["long"], row["address"]) == (39.9163, 116.3972, "景山前街4号")
+    assert (row["service_code"], row["status"], row["description"]) == ("street_light", "open", None)
+    assert (row["lat"], row["long"], row["address"]) == (39.916, 116.397, None)
     assert row["requested_datetime"].endswith("+08:00") and row["expected_datetime"] > row["requested_datetime"]
     stored = store.cursor().execute(
         "select source, reporter_name, reporter_phone, reported_at, unit_ids from cases where case_id = ?", [request_id]
@@ -174,7 +181,9 @@ def test_post_as_json_with_an_address_only(o311):
     assert response.status_code == 200, response.data
     request_id = response.get_json()[0]["service_request_id"]
     (row,) = get(o311, f"requests/{request_id}.json").get_json()
-    assert row["lat"] is None and row["address"] == "王府井大街1号"
+    assert row["lat"] is None and row["address"] is None  # stored, not published (open311_public_text)
+    stored = o311["store"].cursor().execute("select address from cases where case_id = ?", [request_id]).fetchall()
+    assert stored == [("王府井大街1号",)]
     assert request_id in ids(get(o311, "requests.json", status="open", service_code="manhole_cover"))
 
 
@@ -200,3 +209,97 @@ def test_post_with_a_malformed_json_body_is_400(o311):
         response = o311["client"].post("/open311/v2/requests.json", data=body, content_type="application/json")
         assert response.status_code == 400, body
         assert response.get_json()[0]["code"] == 400
+
+
+# ---------------------------------------------------------------------------- what the city publishes
+
+
+def test_public_reads_hide_other_channels_free_text_and_exact_places(o311):
+    response = get(o311, "requests.json", **MARCH)
+    assert ids(response) == ["B-1", "B-2", "B-3", "B-4", "B-5"]  # not H-1 (hotline) nor G-1 (grid)
+    body = response.get_data(as_text=True)
+    assert all(f"case {i}" not in body and f"{i} street" not in body for i in ("B-1", "B-3", "B-5"))
+    for row in response.get_json():
+        # the GeoReport shape is kept: the keys are there, the text is not
+        assert row["description"] is None and row["address"] is None
+        assert (row["lat"], row["long"]) == (39.904, 116.407)
+    for hidden in ("H-1", "G-1"):  # not public = unknown, without telling it exists
+        assert get(o311, f"requests/{hidden}.json").status_code == 404
+    assert ids(get(o311, "requests.json", service_code="noise", **MARCH)) == []
+
+
+def test_settings_decide_what_is_public(o311, monkeypatch):
+    import dataclasses
+
+    runtime = o311["runtime"]
+    monkeypatch.setattr(runtime, "settings", dataclasses.replace(
+        runtime.settings, open311_public_sources="*,-grid_inspector", open311_public_categories="*,-manhole_cover",
+        open311_public_text=True))
+    rows = {r["service_request_id"]: r for r in get(o311, "requests.json", **MARCH).get_json()}
+    assert sorted(rows) == ["B-2", "B-4", "B-5", "H-1"]  # hotline now public; grid and manhole covers not
+    assert rows["H-1"]["description"] == "张三 13712345678 家门口" and rows["B-2"]["address"] == "B-2 street"
+    assert (rows["H-1"]["lat"], rows["H-1"]["long"]) == (39.929, 116.388)  # still rounded
+    monkeypatch.setattr(runtime, "settings", dataclasses.replace(runtime.settings, open311_public_sources=""))
+    assert get(o311, "requests.json", **MARCH).get_json() == []  # a city that publishes nothing
+
+
+# ---------------------------------------------------------------------------- throttle and quarantine
+
+
+def quarantined(store, like: str):
+    return store.cursor().execute(
+        "select raw, reason from quarantine where origin = 'open311' and raw like ? order by quarantine_id",
+        [f"%{like}%"]).fetchall()
+
+
+def test_posts_beyond_the_per_address_limit_get_429_with_retry_after(o311, monkeypatch):
+    import dataclasses
+
+    runtime, client, store = o311["runtime"], o311["client"], o311["store"]
+    monkeypatch.setattr(runtime, "settings", dataclasses.replace(
+        runtime.settings, open311_posts_per_address_per_hour=3, open311_posts_per_min=0))
+    flood = {"REMOTE_ADDR": "203.0.113.7"}
+
+    def post(description, environ=flood):
+        return client.post("/open311/v2/requests.json", environ_base=environ, data={
+            "service_code": "street_light", "lat": "39.9163", "long": "116.3972", "description": description})
+
+    count = "select count(*) from cases where description like 'flood %'"
+    answers = [post(f"flood {i}") for i in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    refused = answers[3]
+    assert 3500 <= int(refused.headers["Retry-After"]) <= 3600  # the first of the three leaves in an hour
+    assert refused.get_json()[0]["code"] == 429
+    assert store.cursor().execute(count).fetchall()[0][0] == 3  # refused ones are neither stored nor quarantined
+    assert quarantined(store, "flood 3") == []
+    assert post("flood other", {"REMOTE_ADDR": "203.0.113.8"}).status_code == 200  # another address is fine
+
+
+def test_a_rejected_post_is_quarantined_with_its_reason(o311):
+    client, store = o311["client"], o311["store"]
+    response = client.post("/open311/v2/requests.json", data={
+        "api_key": "secret-key", "service_code": "unicorns", "lat": "39.9", "long": "116.4",
+        "description": "独角兽 rejected-1"})
+    assert response.status_code == 400
+    ((raw, reason),) = quarantined(store, "rejected-1")
+    assert "unicorns" in reason and reason == response.get_json()[0]["description"]
+    fields = json.loads(raw)
+    assert fields["service_code"] == "unicorns" and fields["description"] == "独角兽 rejected-1"
+    assert "api_key" not in fields
+    # outside the city, and a body that is not a request at all: kept as well
+    assert client.post("/open311/v2/requests.json", data={
+        "service_code": "street_light", "lat": "40.7128", "long": "-74.0060", "description": "rejected-2"}
+    ).status_code == 400
+    assert "outside" in quarantined(store, "rejected-2")[0][1]
+    assert client.post("/open311/v2/requests.json", data=b'["rejected-3"]',
+                       content_type="application/json").status_code == 400
+    ((raw, reason),) = quarantined(store, "rejected-3")
+    assert json.loads(raw) == {"body": '["rejected-3"]'} and "object" in reason
+    # nothing of it became a case
+    assert store.cursor().execute("select count(*) from cases where description like 'rejected-%'").fetchall() == [(0,)]
+
+
+def test_an_oversized_post_is_refused_unread(o311):
+    response = o311["client"].post("/open311/v2/requests.json", data={
+        "service_code": "street_light", "address_string": "x", "description": "y" * 70_000})
+    assert response.status_code == 413 and response.get_json()[0]["code"] == 413

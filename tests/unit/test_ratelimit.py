@@ -22,3 +22,20 @@ def test_login_limits_count_an_attempt_only_when_all_allow_it():
     assert not limits.allow("10.0.0.5", "zhao", now=5.0)  # five attempts in all: the process is full
     assert limits.allow("10.0.0.5", "zhao", now=70.0)  # a minute later
     assert LoginLimits(0, 0, 0).allow("x", "y")  # 0 = no limit
+
+
+def test_admit_in_the_store_per_address_and_overall_with_the_wait_until_a_slot_frees(store):
+    from security.ratelimit import admit
+
+    def post(address, now):  # 2 per address per hour, 3 overall per minute
+        return admit(store, "t", address, 2, 3600.0, 3, 60.0, now=now)
+
+    assert [post("a", 0.0), post("a", 10.0)] == [0, 0]
+    assert post("a", 20.0) == 3580  # the event at 0 s leaves the hour at 3600 s
+    assert post("b", 30.0) == 0
+    assert post("c", 40.0) == 20  # overall: 3 in the minute since 0 s; the first leaves at 60 s
+    assert post("c", 60.5) == 0  # refused attempts were not counted
+    assert post("a", 3600.5) == 0 and post("a", 3601.0) == 9  # the hour slides: the event at 10 s frees 3610 s
+    # another store (another city's data) counts on its own; 0 = no limit
+    assert admit(object(), "t", "a", 2, 3600.0, 3, 60.0, now=20.0) == 0
+    assert all(admit(store, "u", "z", 0, 3600.0, 0, 60.0, now=1.0) == 0 for _ in range(50))

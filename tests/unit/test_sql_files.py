@@ -22,7 +22,9 @@ PARAMS = {"level_index": 1, "parent": "", "as_of": __import__("datetime").dateti
           "after_created": None, "after_order_id": "", "until": __import__("datetime").datetime(2030, 1, 1),  # dispatch events
           "alert_id": 1, "overdue_only": True, "boxed": True, "only_ids": False, "min_lon": 116.0, "max_lon": 117.0,
           "min_lat": 39.5, "max_lat": 40.5,  # dispatch origins (alert, map area)
-          "horizon": __import__("datetime").datetime(2020, 1, 1), "after": -1}  # case index
+          "horizon": __import__("datetime").datetime(2020, 1, 1), "after": -1,  # case index
+          "sources": ["open311"], "hidden_sources": [], "categories": None, "hidden_categories": ["noise"],
+          "public_text": False, "decimals": 3}  # Open311 publication
 
 
 @pytest.mark.parametrize("name", SQL_FILES)

@@ -67,6 +67,20 @@ def test_writes_and_versions_reach_the_client(linked):
     assert [r["case_id"] for r in rows] == ["LINK-1"]
 
 
+def test_throttle_counts_in_the_writer_for_every_worker(linked):
+    from security import ratelimit
+
+    other = RemoteStore(linked["remote"].address, authkey(linked["runtime"].settings.data_dir), subscribe=False)
+    try:
+        limits = ("link-test", "198.51.100.1", 3, 3600.0, 0, 60.0)
+        assert ratelimit.admit(linked["remote"], *limits) == 0
+        assert ratelimit.admit(other, *limits) == 0  # a second web worker
+        assert ratelimit.admit(linked["store"], *limits) == 0  # the writer's own process
+        assert ratelimit.admit(other, *limits) > 3500  # the fourth, wherever it comes from, waits
+    finally:
+        other.close()
+
+
 def test_a_command_refused_in_the_writer_comes_back_as_itself(linked):
     from dispatch import service
 
