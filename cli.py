@@ -38,6 +38,7 @@ def _store(settings: Settings, pack=None):
     from datasources.remote import RemoteError, local_writer
     from datasources.runtime import sync_pack
     from datasources.store import Store
+    from datasources.timedomain import TimeDomain
 
     remote = local_writer(settings.data_dir)
     if remote is not None:
@@ -54,6 +55,7 @@ def _store(settings: Settings, pack=None):
     try:
         store = Store(settings.db_path)
         store.case_index_days = settings.case_index_days
+        store.time_domain = TimeDomain.from_settings(settings)
     except duckdb.IOException as exc:
         raise CommandError(f"cannot open {settings.db_path} (is `serve` running on it?): {exc}") from None
     try:
@@ -363,7 +365,8 @@ def cmd_ingest(settings: Settings, args) -> int:
 
 def cmd_quarantine(settings: Settings, args) -> int:
     from datasources import gateway
-    from datasources.ingest import reprocess_quarantine
+    from datasources.ingest import IngestError, reprocess_quarantine
+    from datasources.mapping import MappingError
     from security.scope import Scope
 
     pack = _pack(settings)
@@ -371,7 +374,11 @@ def cmd_quarantine(settings: Settings, args) -> int:
         if args.quarantine_command == "list":
             _print_rows(gateway.query_rows(store, "quarantine_summary", Scope.city()))
         else:
-            print(json.dumps(reprocess_quarantine(store, pack, args.feed, args.mapping, args.reason), ensure_ascii=False))
+            try:
+                summary = reprocess_quarantine(store, pack, args.feed, args.mapping, args.reason)
+            except (IngestError, MappingError) as exc:
+                raise CommandError(str(exc)) from None
+            print(json.dumps(summary, ensure_ascii=False))
     return 0
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from datasources.ingest import CANONICAL, ingest_frame
+from datasources.ingest import CANONICAL, frame_of_records, ingest_frame
 from datasources.remote import WriterUnavailable
 from security.principals import cache_for
 from security.scope import Scope
@@ -46,22 +46,6 @@ class BadBody(Exception):
 
 
 # ---------------------------------------------------------------------------- domain helpers
-
-
-def _clean_text(text: str) -> str:
-    # Lone surrogates (legal in JSON escapes, not in UTF-8) and NULs cannot be stored: replace them.
-    if text.isascii():
-        return text.replace("\x00", "\ufffd")
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
-
-
-def _clean_value(value):
-    """Scalars as they are; nested objects, arrays and booleans as their JSON text (then validated as text)."""
-    if isinstance(value, str):
-        return _clean_text(value)
-    if isinstance(value, (dict, list, bool)):
-        return _clean_text(json.dumps(value, ensure_ascii=False))
-    return value
 
 
 def parse_records(raw: bytes) -> list[dict]:
@@ -92,9 +76,7 @@ def parse_records(raw: bytes) -> list[dict]:
 
 def records_frame(records: list[dict], feed: str) -> pd.DataFrame:
     """One row per record, keys as columns; values cleaned so validation sees plain scalars."""
-    rows = [{_clean_text(str(k)): _clean_value(v) for k, v in record.items()} for record in records]
-    frame = pd.DataFrame.from_records(rows, index=pd.RangeIndex(len(rows)))
-    frame = frame.astype(object).where(frame.notna(), None) if len(frame.columns) else frame
+    frame = frame_of_records(records)
     if feed == "services" and "ticket_at" not in frame.columns:
         # This endpoint takes transactions only: without ticket_at the ingest would read hall snapshots.
         frame["ticket_at"] = None
