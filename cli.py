@@ -476,7 +476,8 @@ def cmd_indicators(settings: Settings, args) -> int:
     pack = _pack(settings)
     with _store(settings) as store:
         try:
-            start, end = parse_time(args.start, pack.timezone), parse_time(args.end, pack.timezone)
+            start, end = (parse_time(text, pack.timezone, store.time_domain, name)
+                          for name, text in (("--start", args.start), ("--end", args.end)))
             if args.indicators_command == "spots":
                 found = spots(store, pack, Scope.city(), start, end, args.level)
                 print(json.dumps(found, ensure_ascii=False, default=str))
@@ -504,7 +505,8 @@ def cmd_brief(settings: Settings, args) -> int:
     pack = _pack(settings)
     with _store(settings) as store:
         try:
-            start, end = parse_time(args.start, pack.timezone), parse_time(args.end, pack.timezone)
+            start, end = (parse_time(text, pack.timezone, store.time_domain, name)
+                          for name, text in (("--start", args.start), ("--end", args.end)))
             brief = build_brief(store, pack, args.scope, args.template, start, end, args.lang or pack.default_lang)
             briefing_id, pdf = freeze(store, brief)
         except (BriefError, IndicatorError) as exc:
@@ -586,13 +588,14 @@ def cmd_webhooks(settings: Settings, args) -> int:
 
 def cmd_audit(settings: Settings, args) -> int:
     """audit export: the audit trail as CSV (the same as GET /api/v1/audit?format=csv)."""
+    from datasources.timedomain import TimeDomain
     from dispatch.audit_export import audit_csv
     from indicators.compute import IndicatorError, parse_time
 
     pack = _pack(settings)
     try:
-        since = parse_time(args.since, pack.timezone)
-    except IndicatorError as exc:
+        since = parse_time(args.since, pack.timezone, TimeDomain.from_settings(settings), "--since")
+    except (IndicatorError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     with _store(settings) as store:
         if args.out is None:

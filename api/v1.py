@@ -440,8 +440,8 @@ def blueprint(runtime) -> Blueprint:
         if missing:
             return _error(400, f"missing query parameter(s): {', '.join(missing)}")
         try:
-            start = parse_time(args["start"], runtime.pack.timezone)
-            end = parse_time(args["end"], runtime.pack.timezone)
+            start, end = (parse_time(args[name], runtime.pack.timezone, runtime.store.time_domain, name)
+                          for name in ("start", "end"))
             values = compare if args.get("compare", "") in ("1", "true", "yes") else compute
             rows = values(runtime.store, runtime.pack, scope, args["level"], start, end, args.get("indicators") or None)
         except (IndicatorError, ValueError) as exc:
@@ -461,8 +461,8 @@ def blueprint(runtime) -> Blueprint:
         if missing:
             return _error(400, f"missing query parameter(s): {', '.join(missing)}")
         try:
-            start = parse_time(args["start"], runtime.pack.timezone)
-            end = parse_time(args["end"], runtime.pack.timezone)
+            start, end = (parse_time(args[name], runtime.pack.timezone, runtime.store.time_domain, name)
+                          for name in ("start", "end"))
             found = find_spots(runtime.store, runtime.pack, scope, start, end, args.get("level") or None)
         except (IndicatorError, SpotsError) as exc:
             return _error(400, str(exc))
@@ -704,7 +704,8 @@ def _dispatch_routes(bp: Blueprint, runtime) -> None:
             return _error(403, f"role {token.role!r} may not read the audit trail (admin, commander only)")
         args = request.args
         try:
-            since = parse_time(args.get("since") or "1970-01-01T00:00:00+00:00", runtime.pack.timezone)
+            since = parse_time(args["since"], runtime.pack.timezone, runtime.store.time_domain, "since") \
+                if args.get("since") else runtime.store.time_domain.lower
             after = int(args.get("cursor") or 0)
             limit = int(args.get("limit") or 1000)
             if not 1 <= limit <= 5000:
@@ -730,7 +731,7 @@ def _dispatch_routes(bp: Blueprint, runtime) -> None:
         from indicators.compute import parse_time
 
         value = request.args.get(name)
-        return parse_time(value, runtime.pack.timezone) if value else default
+        return parse_time(value, runtime.pack.timezone, runtime.store.time_domain, name) if value else default
 
     @bp.get("/dispatch-orders")
     def list_dispatch_orders():

@@ -10,6 +10,7 @@ Times here are naive UTC, as everywhere behind the ingest layer.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,8 +20,9 @@ import pandas as pd
 PARAM_SLACK = dt.timedelta(days=1)
 
 
-class TimeOutOfRange(ValueError):
-    """A time outside the domain (a query parameter: the caller answers 400)."""
+class BadTime(ValueError):
+    """A time a caller gave (query parameter, command argument) that cannot be used: unreadable or
+    outside the domain. The caller answers 400 / exits with the message, never 500."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,9 @@ class TimeDomain:
         return times.notna() & ((times < self.lower) | (times >= self.upper))
 
     def check_param(self, name: str, value: dt.datetime) -> dt.datetime:
-        """`value` (naive UTC) if a query may ask about it, else TimeOutOfRange naming the parameter."""
+        """`value` (naive UTC) if a query may ask about it, else BadTime naming the parameter."""
         if not self.lower - PARAM_SLACK <= value < self.upper + PARAM_SLACK:
-            raise TimeOutOfRange(f"{name} {value.isoformat()} is outside the time domain ({self.describe()})")
+            raise BadTime(f"{name} {value.isoformat()}Z is outside the time domain ({self.describe()})")
         return value
 
     def clamp(self, value: dt.datetime) -> dt.datetime:
@@ -67,3 +69,21 @@ class TimeDomain:
 
 
 DEFAULT = TimeDomain()
+
+
+def parse_time(text, timezone: str, domain: TimeDomain = DEFAULT, name: str = "time") -> dt.datetime:
+    """A time given by a caller (ISO 8601 date or date-time; without an offset in `timezone`) as
+    naive UTC inside `domain`; BadTime naming `name` otherwise. The one parser of user-given times."""
+    if not isinstance(text, str):
+        raise BadTime(f"{name} must be an ISO 8601 string, not {type(text).__name__}")
+    try:
+        stamp = dt.datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise BadTime(f"{name} is not an ISO 8601 date or date-time: {text!r}") from None
+    try:
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+        utc = stamp.astimezone(dt.UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):  # year 1 or 9999 pushed past the calendar by its offset
+        raise BadTime(f"{name} {text.strip()} is outside the time domain ({domain.describe()})") from None
+    return domain.check_param(name, utc)
