@@ -217,6 +217,7 @@ def _domain(store) -> TimeDomain:
     return getattr(store, "time_domain", None) or timedomain.DEFAULT
 
 
+_FAST_LOW, _FAST_HIGH = np.datetime64("0002-01-01", "us"), np.datetime64("9998-01-01", "us")
 # An ISO time of day followed by a zone: Z or +hh[:mm]. Anything else is read as local time.
 _ZONED = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
@@ -234,8 +235,11 @@ def _parse_iso_fast(values: pd.Series, zone: zoneinfo.ZoneInfo) -> pd.Series:
     matches = pc.match_substring_regex(pa.array(text.to_numpy(dtype=object, na_value=None), pa.string()), _ZONED)
     zoned = pd.Series(matches.fill_null(False).to_numpy(zero_copy_only=False), index=values.index)
     if zoned.any():
-        parsed = pd.to_datetime(text[zoned], format="ISO8601", utc=True, errors="coerce")
-        out[zoned] = parsed.dt.tz_localize(None).astype("datetime64[us]")
+        try:
+            parsed = pd.to_datetime(text[zoned], format="ISO8601", utc=True, errors="coerce")
+            out[zoned] = parsed.dt.tz_localize(None).astype("datetime64[us]")
+        except (NotImplementedError, OverflowError, ValueError, TypeError):
+            pass  # left to the value-by-value path
     naive = ~zoned
     if naive.any():
         try:
@@ -243,7 +247,13 @@ def _parse_iso_fast(values: pd.Series, zone: zoneinfo.ZoneInfo) -> pd.Series:
         except (ValueError, TypeError):  # e.g. an offset the pattern missed: mixed zones
             return out
         if isinstance(parsed.dtype, np.dtype) and parsed.dtype.kind == "M":
-            local = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+            # Localizing near the calendar's ends fails (pandas needs Python datetimes there): such
+            # values are left to the value-by-value path, like DST gaps.
+            parsed = parsed.where((parsed > _FAST_LOW) & (parsed < _FAST_HIGH))
+            try:
+                local = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+            except (NotImplementedError, OverflowError, ValueError):
+                return out
             out[naive] = local.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
     return out
 

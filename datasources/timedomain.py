@@ -57,10 +57,11 @@ class TimeDomain:
         """Mask of the given (not NaT) times outside the domain."""
         return times.notna() & ((times < self.lower) | (times >= self.upper))
 
-    def check_param(self, name: str, value: dt.datetime) -> dt.datetime:
-        """`value` (naive UTC) if a query may ask about it, else BadTime naming the parameter."""
+    def check_param(self, name: str, value: dt.datetime, given: str | None = None) -> dt.datetime:
+        """`value` (naive UTC) if a query may ask about it, else BadTime naming the parameter and
+        quoting what the caller `given` (default: the value in UTC)."""
         if not self.lower - PARAM_SLACK <= value < self.upper + PARAM_SLACK:
-            raise BadTime(f"{name} {value.isoformat()}Z is outside the time domain ({self.describe()})")
+            raise BadTime(f"{name} {given or value.isoformat() + 'Z'} is outside the time domain ({self.describe()})")
         return value
 
     def clamp(self, value: dt.datetime) -> dt.datetime:
@@ -86,4 +87,4 @@ def parse_time(text, timezone: str, domain: TimeDomain = DEFAULT, name: str = "t
         utc = stamp.astimezone(dt.UTC).replace(tzinfo=None)
     except (OverflowError, ValueError):  # year 1 or 9999 pushed past the calendar by its offset
         raise BadTime(f"{name} {text.strip()} is outside the time domain ({domain.describe()})") from None
-    return domain.check_param(name, utc)
+    return domain.check_param(name, utc, text.strip())
