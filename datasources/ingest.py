@@ -174,7 +174,10 @@ def parse_times(values: pd.Series, fmt: str | None, timezone: str) -> tuple[pd.S
                 stamp = stamp.to_pydatetime()
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=zone)
-        return stamp.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            return stamp.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # a real time whose zone offset leaves the calendar: the domain check refuses it
+            return dt.datetime.min if stamp.year < 5000 else dt.datetime.max
 
     fast = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     if fmt is None and (~blank).any():

@@ -286,3 +286,27 @@ def test_stored_year_1_and_bc_cases_do_not_fail_spots_compare_open311_or_the_wal
     response = client.post("/_dash-update-component", json=payload)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert response.get_json()["response"]["wall-kpis"]["children"]
+
+
+def test_the_cases_page_says_a_bad_window_in_its_address_instead_of_failing(app_env):
+    client = app_env["client"]
+    for start, end in (("0001-01-01", "2026-01-02"), ("2026-01-01", "9999-12-31T23:59:59-14:00"), ("soon", "later")):
+        page = client.get(f"/unit/district/110105/cases?start={start}&end={end}&lang=en")
+        assert page.status_code == 200
+        context = {"level": "district", "unit_id": "110105", "indicator": "cases_reported", "part": "numerator",
+                   "start": start, "end": end, "lang": "en"}
+        payload = {
+            "output": "..drill-crumbs.children...drill-title.children...drill-subtitle.children...drill-export.children"
+                      "...drill-grid.columnDefs...drill-grid.rowData..",
+            "outputs": [{"id": i, "property": p} for i, p in (
+                ("drill-crumbs", "children"), ("drill-title", "children"), ("drill-subtitle", "children"),
+                ("drill-export", "children"), ("drill-grid", "columnDefs"), ("drill-grid", "rowData"))],
+            "inputs": [{"id": "drill-context", "property": "data", "value": context},
+                       {"id": "url", "property": "search", "value": "?lang=en"}],
+            "changedPropIds": ["drill-context.data"], "state": [],
+        }
+        response = client.post("/_dash-update-component", json=payload)
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        body = response.get_json()["response"]
+        assert body["drill-title"]["children"] == "The time window in the address is not a date or is out of range"
+        assert body["drill-grid"]["rowData"] == []
