@@ -184,9 +184,10 @@ def openapi_document(pack) -> dict:
 
     window = [  # the query parameters of a window [start, end)
         {"name": "start", "in": "query", "required": True, "schema": {"type": "string"},
-         "description": "ISO date/datetime; without an offset in the city's time zone"},
+         "description": "ISO date/datetime; without an offset in the city's time zone; inside the time domain "
+                        "(settings time_min_year..time_max_year), else 400"},
         {"name": "end", "in": "query", "required": True, "schema": {"type": "string"},
-         "description": "ISO date/datetime, exclusive; the as-of time"},
+         "description": "ISO date/datetime, exclusive; the as-of time; inside the time domain, else 400"},
     ]
 
     def push(path: str, schema: str, summary: str) -> dict:
@@ -542,7 +543,8 @@ def _dispatch_openapi_paths(error) -> dict:
         "properties": {"rows": {"type": "array", "items": {"type": "object"}}, "next": {"type": ["string", "null"]}}}}}}
     query = lambda name, description, **schema: {"name": name, "in": "query", "description": description,  # noqa: E731
                                                   "schema": schema or {"type": "string"}}
-    since = query("since", "ISO 8601; without an offset the city's time zone", type="string", format="date-time")
+    since = query("since", "ISO 8601; without an offset the city's time zone; inside the time domain, else 400",
+                  type="string", format="date-time")
     paging = [query("limit", "rows per page (default 100)", type="integer", minimum=1, maximum=1000),
               query("cursor", "`next` of the previous page")]
     return {

@@ -148,7 +148,7 @@ def parse_times(values: pd.Series, fmt: str | None, timezone: str) -> tuple[pd.S
     def one(raw) -> dt.datetime | None:
         try:
             return _one(raw)
-        except (ValueError, TypeError, OverflowError, ArithmeticError):  # year 0, year 10000, odd objects
+        except (ValueError, TypeError, ArithmeticError):  # year 0, year 10000, odd objects
             return None
 
     def _one(raw) -> dt.datetime | None:
@@ -220,7 +220,9 @@ def _domain(store) -> TimeDomain:
     return getattr(store, "time_domain", None) or timedomain.DEFAULT
 
 
+# The fast path localizes only times well inside Python's calendar (years 1-9999).
 _FAST_LOW, _FAST_HIGH = np.datetime64("0002-01-01", "us"), np.datetime64("9998-01-01", "us")
+
 # An ISO time of day followed by a zone: Z or +hh[:mm]. Anything else is read as local time.
 _ZONED = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
