@@ -38,6 +38,7 @@ def _store(settings: Settings, pack=None):
     from datasources.remote import RemoteError, local_writer
     from datasources.runtime import sync_pack
     from datasources.store import Store
+    from datasources.timedomain import TimeDomain
 
     remote = local_writer(settings.data_dir)
     if remote is not None:
@@ -54,6 +55,7 @@ def _store(settings: Settings, pack=None):
     try:
         store = Store(settings.db_path)
         store.case_index_days = settings.case_index_days
+        store.time_domain = TimeDomain.from_settings(settings)
     except duckdb.IOException as exc:
         raise CommandError(f"cannot open {settings.db_path} (is `serve` running on it?): {exc}") from None
     try:
@@ -373,7 +375,8 @@ def cmd_ingest(settings: Settings, args) -> int:
 
 def cmd_quarantine(settings: Settings, args) -> int:
     from datasources import gateway
-    from datasources.ingest import reprocess_quarantine
+    from datasources.ingest import IngestError, reprocess_quarantine
+    from datasources.mapping import MappingError
     from security.scope import Scope
 
     pack = _pack(settings)
@@ -381,7 +384,11 @@ def cmd_quarantine(settings: Settings, args) -> int:
         if args.quarantine_command == "list":
             _print_rows(gateway.query_rows(store, "quarantine_summary", Scope.city()))
         else:
-            print(json.dumps(reprocess_quarantine(store, pack, args.feed, args.mapping, args.reason), ensure_ascii=False))
+            try:
+                summary = reprocess_quarantine(store, pack, args.feed, args.mapping, args.reason)
+            except (IngestError, MappingError) as exc:
+                raise CommandError(str(exc)) from None
+            print(json.dumps(summary, ensure_ascii=False))
     return 0
 
 
@@ -479,7 +486,8 @@ def cmd_indicators(settings: Settings, args) -> int:
     pack = _pack(settings)
     with _store(settings) as store:
         try:
-            start, end = parse_time(args.start, pack.timezone), parse_time(args.end, pack.timezone)
+            start, end = (parse_time(text, pack.timezone, store.time_domain, name)
+                          for name, text in (("--start", args.start), ("--end", args.end)))
             if args.indicators_command == "spots":
                 found = spots(store, pack, Scope.city(), start, end, args.level)
                 print(json.dumps(found, ensure_ascii=False, default=str))
@@ -507,7 +515,8 @@ def cmd_brief(settings: Settings, args) -> int:
     pack = _pack(settings)
     with _store(settings) as store:
         try:
-            start, end = parse_time(args.start, pack.timezone), parse_time(args.end, pack.timezone)
+            start, end = (parse_time(text, pack.timezone, store.time_domain, name)
+                          for name, text in (("--start", args.start), ("--end", args.end)))
             brief = build_brief(store, pack, args.scope, args.template, start, end, args.lang or pack.default_lang)
             briefing_id, pdf = freeze(store, brief)
         except (BriefError, IndicatorError) as exc:
@@ -598,13 +607,14 @@ def cmd_webhooks(settings: Settings, args) -> int:
 
 def cmd_audit(settings: Settings, args) -> int:
     """audit export: the audit trail as CSV (the same as GET /api/v1/audit?format=csv)."""
+    from datasources.timedomain import TimeDomain
     from dispatch.audit_export import audit_csv
     from indicators.compute import IndicatorError, parse_time
 
     pack = _pack(settings)
     try:
-        since = parse_time(args.since, pack.timezone)
-    except IndicatorError as exc:
+        since = parse_time(args.since, pack.timezone, TimeDomain.from_settings(settings), "--since")
+    except (IndicatorError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     with _store(settings) as store:
         if args.out is None:

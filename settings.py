@@ -35,6 +35,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("case_feed_amber_s", "CITYBRAIN_CASE_FEED_AMBER_S", 1800, "The cases feed (irregular by nature) shows amber after this many seconds without a new case."),
     Setting("case_feed_red_s", "CITYBRAIN_CASE_FEED_RED_S", 7200, "The cases feed shows red after this many seconds without a new case."),
     Setting("case_index_days", "CITYBRAIN_CASE_INDEX_DAYS", 70, "Days of case facts the in-memory case index holds (indicators/caseindex.py; about 56 bytes per case); windows starting earlier are computed by DuckDB. 0 = off."),
+    Setting("time_min_year", "CITYBRAIN_TIME_MIN_YEAR", 1970, "Earliest year of a time a record may carry (UTC) or a query may ask about; older times are quarantined (records) or answered 400 (query parameters)."),
+    Setting("time_max_year", "CITYBRAIN_TIME_MAX_YEAR", 2100, "Latest year of a time a record may carry (UTC) or a query may ask about; later times are quarantined or answered 400."),
     Setting("alert_interval_s", "CITYBRAIN_ALERT_INTERVAL_S", 30, "Seconds between evaluations of the early-warning rules in `serve` (0 = off)."),
     Setting("view_interval_s", "CITYBRAIN_VIEW_INTERVAL_S", 1.0, "With several processes: the writer publishes the data version to the web workers at most this often (the newest always), so each console view is computed at most once per interval for all of them."),
     Setting("poll_ms", "CITYBRAIN_POLL_MS", 2000, "How often an open console checks the data version (one light request)."),
@@ -86,6 +88,8 @@ class Settings:
     case_feed_amber_s: int
     case_feed_red_s: int
     case_index_days: int
+    time_min_year: int
+    time_max_year: int
     alert_interval_s: int
     view_interval_s: float
     poll_ms: int

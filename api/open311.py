@@ -31,9 +31,10 @@ import pandas as pd
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from datasources import gateway, geo
+from datasources import gateway, geo, timedomain
 from datasources.ingest import ingest_frame
 from datasources.remote import WriterUnavailable
+from datasources.timedomain import TimeDomain
 from security import ratelimit
 from security.scope import Scope
 
@@ -106,14 +107,6 @@ def services(pack, lang: str) -> list[dict]:
 # ---------------------------------------------------------------------------- reading requests
 
 
-def parse_time(text: str, timezone: str) -> dt.datetime:
-    """ISO 8601 (offset optional: the city's zone) -> naive UTC; ValueError if unreadable."""
-    stamp = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
-    return stamp.astimezone(dt.UTC).replace(tzinfo=None)
-
-
 def _iso(value, zone: zoneinfo.ZoneInfo) -> str | None:
     if value is None:
         return None
@@ -180,15 +173,15 @@ def _list(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def query_filters(args, timezone: str) -> dict:
+def query_filters(args, timezone: str, domain: TimeDomain = timedomain.DEFAULT) -> dict:
     """find_requests keyword arguments from GeoReport query parameters; Open311Error(400) if bad."""
     filters: dict = {"ids": _list(args.get("service_request_id")), "codes": _list(args.get("service_code"))}
     for param, key in (("start_date", "start"), ("end_date", "end")):
         if args.get(param):
             try:
-                filters[key] = parse_time(args[param], timezone)
-            except ValueError:
-                raise Open311Error(400, f"{param} is not an ISO 8601 date-time: {args[param]!r}") from None
+                filters[key] = timedomain.parse_time(args[param], timezone, domain, param)
+            except timedomain.BadTime as exc:
+                raise Open311Error(400, str(exc)) from None
     statuses = {s.lower() for s in _list(args.get("status"))}
     unknown = statuses - set(STATUSES)
     if unknown:
@@ -340,7 +333,7 @@ def blueprint(runtime) -> Blueprint:
 
     @bp.get("/requests.json")
     def list_requests():
-        filters = query_filters(request.args, runtime.pack.timezone)
+        filters = query_filters(request.args, runtime.pack.timezone, runtime.store.time_domain)
         lang = _lang(runtime.pack, request.args.get("locale"))
         return jsonify(find_requests(runtime, lang=lang, **filters))
 

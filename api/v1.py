@@ -21,7 +21,7 @@ import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from datasources.ingest import CANONICAL, ingest_frame
+from datasources.ingest import CANONICAL, frame_of_records, ingest_frame
 from datasources.remote import WriterUnavailable
 from security.principals import cache_for
 from security.scope import Scope
@@ -46,22 +46,6 @@ class BadBody(Exception):
 
 
 # ---------------------------------------------------------------------------- domain helpers
-
-
-def _clean_text(text: str) -> str:
-    # Lone surrogates (legal in JSON escapes, not in UTF-8) and NULs cannot be stored: replace them.
-    if text.isascii():
-        return text.replace("\x00", "\ufffd")
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
-
-
-def _clean_value(value):
-    """Scalars as they are; nested objects, arrays and booleans as their JSON text (then validated as text)."""
-    if isinstance(value, str):
-        return _clean_text(value)
-    if isinstance(value, (dict, list, bool)):
-        return _clean_text(json.dumps(value, ensure_ascii=False))
-    return value
 
 
 def parse_records(raw: bytes) -> list[dict]:
@@ -92,9 +76,7 @@ def parse_records(raw: bytes) -> list[dict]:
 
 def records_frame(records: list[dict], feed: str) -> pd.DataFrame:
     """One row per record, keys as columns; values cleaned so validation sees plain scalars."""
-    rows = [{_clean_text(str(k)): _clean_value(v) for k, v in record.items()} for record in records]
-    frame = pd.DataFrame.from_records(rows, index=pd.RangeIndex(len(rows)))
-    frame = frame.astype(object).where(frame.notna(), None) if len(frame.columns) else frame
+    frame = frame_of_records(records)
     if feed == "services" and "ticket_at" not in frame.columns:
         # This endpoint takes transactions only: without ticket_at the ingest would read hall snapshots.
         frame["ticket_at"] = None
@@ -202,9 +184,10 @@ def openapi_document(pack) -> dict:
 
     window = [  # the query parameters of a window [start, end)
         {"name": "start", "in": "query", "required": True, "schema": {"type": "string"},
-         "description": "ISO date/datetime; without an offset in the city's time zone"},
+         "description": "ISO date/datetime; without an offset in the city's time zone; inside the time domain "
+                        "(settings time_min_year..time_max_year), else 400"},
         {"name": "end", "in": "query", "required": True, "schema": {"type": "string"},
-         "description": "ISO date/datetime, exclusive; the as-of time"},
+         "description": "ISO date/datetime, exclusive; the as-of time; inside the time domain, else 400"},
     ]
 
     def push(path: str, schema: str, summary: str) -> dict:
@@ -458,8 +441,8 @@ def blueprint(runtime) -> Blueprint:
         if missing:
             return _error(400, f"missing query parameter(s): {', '.join(missing)}")
         try:
-            start = parse_time(args["start"], runtime.pack.timezone)
-            end = parse_time(args["end"], runtime.pack.timezone)
+            start, end = (parse_time(args[name], runtime.pack.timezone, runtime.store.time_domain, name)
+                          for name in ("start", "end"))
             values = compare if args.get("compare", "") in ("1", "true", "yes") else compute
             rows = values(runtime.store, runtime.pack, scope, args["level"], start, end, args.get("indicators") or None)
         except (IndicatorError, ValueError) as exc:
@@ -479,8 +462,8 @@ def blueprint(runtime) -> Blueprint:
         if missing:
             return _error(400, f"missing query parameter(s): {', '.join(missing)}")
         try:
-            start = parse_time(args["start"], runtime.pack.timezone)
-            end = parse_time(args["end"], runtime.pack.timezone)
+            start, end = (parse_time(args[name], runtime.pack.timezone, runtime.store.time_domain, name)
+                          for name in ("start", "end"))
             found = find_spots(runtime.store, runtime.pack, scope, start, end, args.get("level") or None)
         except (IndicatorError, SpotsError) as exc:
             return _error(400, str(exc))
@@ -560,7 +543,8 @@ def _dispatch_openapi_paths(error) -> dict:
         "properties": {"rows": {"type": "array", "items": {"type": "object"}}, "next": {"type": ["string", "null"]}}}}}}
     query = lambda name, description, **schema: {"name": name, "in": "query", "description": description,  # noqa: E731
                                                   "schema": schema or {"type": "string"}}
-    since = query("since", "ISO 8601; without an offset the city's time zone", type="string", format="date-time")
+    since = query("since", "ISO 8601; without an offset the city's time zone; inside the time domain, else 400",
+                  type="string", format="date-time")
     paging = [query("limit", "rows per page (default 100)", type="integer", minimum=1, maximum=1000),
               query("cursor", "`next` of the previous page")]
     return {
@@ -722,7 +706,8 @@ def _dispatch_routes(bp: Blueprint, runtime) -> None:
             return _error(403, f"role {token.role!r} may not read the audit trail (admin, commander only)")
         args = request.args
         try:
-            since = parse_time(args.get("since") or "1970-01-01T00:00:00+00:00", runtime.pack.timezone)
+            since = parse_time(args["since"], runtime.pack.timezone, runtime.store.time_domain, "since") \
+                if args.get("since") else runtime.store.time_domain.lower
             after = int(args.get("cursor") or 0)
             limit = int(args.get("limit") or 1000)
             if not 1 <= limit <= 5000:
@@ -748,7 +733,7 @@ def _dispatch_routes(bp: Blueprint, runtime) -> None:
         from indicators.compute import parse_time
 
         value = request.args.get(name)
-        return parse_time(value, runtime.pack.timezone) if value else default
+        return parse_time(value, runtime.pack.timezone, runtime.store.time_domain, name) if value else default
 
     @bp.get("/dispatch-orders")
     def list_dispatch_orders():

@@ -93,8 +93,8 @@ def generate_briefing(n_clicks, template, scope_text, start_date, end_date, sear
     if not n_clicks or not may_brief(rt.pack, who.role, current_scope(), scope_text or ""):
         return html.P(i18n.t("briefings.denied", lang), className="login-error")
     try:
-        start = parse_time(start_date, rt.pack.timezone)
-        end = parse_time(end_date, rt.pack.timezone) + dt.timedelta(days=1)  # the end date is inclusive
+        start = parse_time(start_date, rt.pack.timezone, rt.store.time_domain, "start")
+        end = parse_time(end_date, rt.pack.timezone, rt.store.time_domain, "end") + dt.timedelta(days=1)  # inclusive
         brief = build_brief(rt.store, rt.pack, scope_text, template, start, min(end, dt.datetime.now(dt.UTC).replace(tzinfo=None)), lang)
         briefing_id, pdf = freeze(rt.store, brief)
     except (BriefError, ValueError) as exc:

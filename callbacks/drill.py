@@ -45,8 +45,11 @@ def render_cases_behind(context, search):
     level_id, unit_id = context.get("level"), context.get("unit_id")
     info = rt.pack.units_by_id.get((level_id, unit_id))
     try:
-        start = parse_time(context.get("start") or "", rt.pack.timezone)
-        end = parse_time(context.get("end") or "", rt.pack.timezone)
+        start, end = (parse_time(context.get(name) or "", rt.pack.timezone, rt.store.time_domain, name)
+                      for name in ("start", "end"))
+    except IndicatorError:  # ?start=&end= typed or edited by hand: say so rather than fail
+        return [], i18n.t("drill.bad_window", lang), "", i18n.t("drill.export", lang), [], []
+    try:
         rows = [] if info is None else cases_behind(rt.store, rt.pack, current_scope(), context.get("indicator"),
                                                     context.get("part"), level_id, unit_id, start, end, lang)
     except (IndicatorError, ValueError, KeyError):

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
-from datasources.ingest import FEEDS, ingest_frame
+from datasources.ingest import FEEDS, frame_of_records, ingest_frame
 
 log = logging.getLogger(__name__)
 
@@ -102,24 +102,30 @@ def apply_entries(store, pack, entries: Iterable[Entry], origin: str) -> Counter
         if records:
             by_feed.setdefault(entry.feed, []).append(records)
     for feed, chunks in by_feed.items():
-        try:
-            stats += _ingest(store, pack, feed, [r for chunk in chunks for r in chunk], origin)
-        except Exception as exc:
-            if not _is_data_error(exc):
-                raise
-            # One poisonous entry must not hold back the others: retry entry by entry.
-            log.warning("batch of %s failed (%s); applying entry by entry", feed, exc)
-            for chunk in chunks:
-                try:
-                    stats += _ingest(store, pack, feed, chunk, origin)
-                except Exception as exc:  # noqa: PERF203
-                    if not _is_data_error(exc):
-                        raise
-                    bad.append((feed, _dumps(chunk), f"ingest failed: {type(exc).__name__}: {exc}"))
+        stats += _ingest_isolating(store, pack, feed, [r for chunk in chunks for r in chunk], origin, bad)
     for feed, raw, reason in bad:
         store.apply(feed if feed in FEEDS else "unknown", "cases", None, [(raw, reason)], origin=origin)
         stats["quarantined"] += 1
     return stats
+
+
+def _ingest_isolating(store, pack, feed: str, records: list[dict], origin: str, bad: list) -> Counter:
+    """Apply records; when validation itself fails (a bug, not a bad record: those are quarantined
+    with their reason by ingest_frame), halve and retry so that only the records that make it fail
+    go to quarantine (added to `bad`), each on its own: one poisonous record must not take the
+    other records of its batch or entry with it. Store failures propagate (nothing is acknowledged)."""
+    try:
+        return _ingest(store, pack, feed, records, origin)
+    except Exception as exc:
+        if not _is_data_error(exc):
+            raise
+        if len(records) == 1:
+            bad.append((feed, _dumps(records), f"ingest failed: {type(exc).__name__}: {exc}"))
+            return Counter(records=1)
+        log.warning("batch of %d %s records failed (%s); retrying in halves", len(records), feed, exc)
+        half = len(records) // 2
+        return (_ingest_isolating(store, pack, feed, records[:half], origin, bad)
+                + _ingest_isolating(store, pack, feed, records[half:], origin, bad))
 
 
 def _ingest(store, pack, feed: str, records: list[dict], origin: str) -> Counter:
@@ -132,11 +138,14 @@ def _frame(records: list[dict]) -> pd.DataFrame:
     keys = records[0].keys() if records else {}
     # from_pylist takes its columns from the first record: only safe when all share its fields.
     if not all(r.keys() == keys for r in records):
-        return pd.DataFrame.from_records(records)
+        return frame_of_records(records)
     try:
-        return pa.Table.from_pylist(records).to_pandas()
-    except (pa.ArrowException, TypeError, ValueError, OverflowError):  # mixed types in a field: pandas copes
-        return pd.DataFrame.from_records(records)
+        table = pa.Table.from_pylist(records)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):  # mixed types in a field
+        return frame_of_records(records)
+    if any(pa.types.is_nested(column.type) for column in table.schema):  # objects or arrays where scalars belong
+        return frame_of_records(records)
+    return table.to_pandas()
 
 
 def _is_data_error(exc: Exception) -> bool:

@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from datasources import timedomain
 from security.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,29 @@ def query(store, name: str, scope: Scope, **params) -> pa.Table:
     table = remote(name, bound) if remote is not None else store.cursor().sql(sql, params=bound).to_arrow_table()
     elapsed_ms = (time.perf_counter() - started) * 1000
     log.debug("sql %s %.1f ms %d rows", name, elapsed_ms, table.num_rows)
+    return clamp_times(table, getattr(store, "time_domain", None) or timedomain.DEFAULT)
+
+
+def clamp_times(table: pa.Table, domain: timedomain.TimeDomain) -> pa.Table:
+    """Timestamps outside the time domain moved to its edges (nulls stay null).
+
+    Ingest refuses such times, but a store may hold some from before it did (year 1, BC): one of
+    them must not make a read fail for everyone (Python datetimes stop at year 1; a zone offset or a
+    window computed from it overflows). The check is one min/max scan per timestamp column.
+    """
+    if not table.num_rows:
+        return table
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_timestamp(field.type):
+            continue
+        kind = pa.timestamp(field.type.unit, tz=field.type.tz)
+        lower, upper = pa.scalar(domain.lower, kind), pa.scalar(domain.upper, kind)
+        column = table.column(index)
+        extremes = pc.min_max(column)
+        if extremes["min"].is_valid and (pc.less(extremes["min"], lower).as_py() or pc.greater(extremes["max"], upper).as_py()):
+            column = pc.if_else(pc.less(column, lower), lower, column)
+            column = pc.if_else(pc.greater(column, upper), upper, column)
+            table = table.set_column(index, field, column)
     return table
 
 

@@ -19,10 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasources import filereader, geo
+from datasources import filereader, geo, timedomain
 from datasources.citypack import CityPack
 from datasources.mapping import Mapping
 from datasources.store import ApplyResult, Store
+from datasources.timedomain import TimeDomain
 
 FEEDS = ("cases", "sensors", "devices", "services", "halls")
 STATUSES = ("accepted", "registered", "dispatched", "handled", "verified", "closed", "returned", "extended", "reworked")
@@ -78,6 +79,30 @@ def read_file(path: Path | str, encoding: str | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else pd.DataFrame())
 
 
+def _clean_text(text: str) -> str:
+    # Lone surrogates (legal in JSON escapes, not in UTF-8) and NULs cannot be stored: replace them.
+    if text.isascii():
+        return text.replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def _clean_value(value):
+    """Scalars as they are; nested objects, arrays and booleans as their JSON text (then validated as text)."""
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, (dict, list, bool)):
+        return _clean_text(json.dumps(value, ensure_ascii=False, default=str))
+    return value
+
+
+def frame_of_records(records: list[dict]) -> pd.DataFrame:
+    """JSON-like records (pushed, from the bus, from quarantine) as a frame: one row per record,
+    keys (as text) as columns, values cleaned so validation sees plain scalars, missing = None."""
+    rows = [{_clean_text(str(k)): _clean_value(v) for k, v in record.items()} for record in records]
+    frame = pd.DataFrame.from_records(rows, index=pd.RangeIndex(len(rows)))
+    return frame.astype(object).where(frame.notna(), None) if len(frame.columns) else frame
+
+
 # ---------------------------------------------------------------------------- helpers
 
 
@@ -120,6 +145,12 @@ def parse_times(values: pd.Series, fmt: str | None, timezone: str) -> tuple[pd.S
         return parsed.astype("datetime64[us]"), parsed.isna() & ~blank
 
     def one(raw) -> dt.datetime | None:
+        try:
+            return _one(raw)
+        except (ValueError, TypeError, ArithmeticError):  # year 0, year 10000, odd objects
+            return None
+
+    def _one(raw) -> dt.datetime | None:
         if isinstance(raw, dt.datetime):
             stamp = raw
         elif isinstance(raw, dt.date):
@@ -142,7 +173,10 @@ def parse_times(values: pd.Series, fmt: str | None, timezone: str) -> tuple[pd.S
                 stamp = stamp.to_pydatetime()
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=zone)
-        return stamp.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            return stamp.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # a real time whose zone offset leaves the calendar: the domain check refuses it
+            return dt.datetime.min if stamp.year < 5000 else dt.datetime.max
 
     fast = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     if fmt is None and (~blank).any():
@@ -151,12 +185,42 @@ def parse_times(values: pd.Series, fmt: str | None, timezone: str) -> tuple[pd.S
     slow = ~blank & fast.isna()
     if not slow.any():
         return fast, slow
-    uniques = values[slow].unique()
-    lookup = {raw: one(raw) for raw in uniques}
-    parsed = values[slow].map(lambda raw: lookup.get(raw) if raw in lookup else None)
+    keys = values[slow].map(_hashable)
+    lookup = {raw: one(raw) for raw in keys.unique()}
+    parsed = keys.map(lookup)
     fast[slow] = pd.to_datetime(parsed, errors="coerce").astype("datetime64[us]")
     return fast, fast.isna() & ~blank
 
+
+def _hashable(value):
+    """Nested values (a JSON object or array where a scalar belongs) as their JSON text."""
+    if isinstance(value, (dict, list, set)):
+        return json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def _times(mapped: pd.DataFrame, column: str, mapping: Mapping, timezone: str, reasons: Reasons,
+           domain: TimeDomain) -> pd.Series:
+    """The column's times as naive UTC. Unparseable ones and ones outside the time domain get a
+    reason (their record goes to quarantine) and become NaT, so no later step computes with them."""
+    if column not in mapped:
+        return pd.Series(pd.NaT, index=mapped.index, dtype="datetime64[us]")
+    times, bad = parse_times(mapped[column], mapping.formats.get(column), timezone)
+    outside = domain.outside(times)
+    if bad.any() or outside.any():
+        raw = mapped[column].map(_hashable).astype("string")
+        reasons.add(bad, raw.radd(f"bad {column} ").astype(object))
+        reasons.add(outside, (f"{column} " + raw + f" is outside the time domain ({domain.describe()})").astype(object))
+        times = times.where(~outside)
+    return times
+
+
+def _domain(store) -> TimeDomain:
+    return getattr(store, "time_domain", None) or timedomain.DEFAULT
+
+
+# The fast path localizes only times well inside Python's calendar (years 1-9999).
+_FAST_LOW, _FAST_HIGH = np.datetime64("0002-01-01", "us"), np.datetime64("9998-01-01", "us")
 
 # An ISO time of day followed by a zone: Z or +hh[:mm]. Anything else is read as local time.
 _ZONED = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
@@ -175,8 +239,11 @@ def _parse_iso_fast(values: pd.Series, zone: zoneinfo.ZoneInfo) -> pd.Series:
     matches = pc.match_substring_regex(pa.array(text.to_numpy(dtype=object, na_value=None), pa.string()), _ZONED)
     zoned = pd.Series(matches.fill_null(False).to_numpy(zero_copy_only=False), index=values.index)
     if zoned.any():
-        parsed = pd.to_datetime(text[zoned], format="ISO8601", utc=True, errors="coerce")
-        out[zoned] = parsed.dt.tz_localize(None).astype("datetime64[us]")
+        try:
+            parsed = pd.to_datetime(text[zoned], format="ISO8601", utc=True, errors="coerce")
+            out[zoned] = parsed.dt.tz_localize(None).astype("datetime64[us]")
+        except (NotImplementedError, OverflowError, ValueError, TypeError):
+            pass  # left to the value-by-value path
     naive = ~zoned
     if naive.any():
         try:
@@ -184,7 +251,13 @@ def _parse_iso_fast(values: pd.Series, zone: zoneinfo.ZoneInfo) -> pd.Series:
         except (ValueError, TypeError):  # e.g. an offset the pattern missed: mixed zones
             return out
         if isinstance(parsed.dtype, np.dtype) and parsed.dtype.kind == "M":
-            local = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+            # Localizing near the calendar's ends fails (pandas needs Python datetimes there): such
+            # values are left to the value-by-value path, like DST gaps.
+            parsed = parsed.where((parsed > _FAST_LOW) & (parsed < _FAST_HIGH))
+            try:
+                local = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+            except (NotImplementedError, OverflowError, ValueError):
+                return out
             out[naive] = local.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
     return out
 
@@ -245,11 +318,7 @@ def normalize_cases(store: Store, pack: CityPack, mapped: pd.DataFrame, mapping:
     existing = _existing_case_ids(store, out.case_id.dropna().unique().tolist())
     is_update = out.case_id.isin(existing)
     for column in ("reported_at", "due_at", "closed_at"):
-        if column in mapped:
-            out[column], bad = parse_times(mapped[column], mapping.formats.get(column), tz)
-            reasons.add(bad, mapped[column].astype("string").radd(f"bad {column} ").astype(object))
-        else:
-            out[column] = pd.Series(pd.NaT, index=mapped.index, dtype="datetime64[us]")
+        out[column] = _times(mapped, column, mapping, tz, reasons, _domain(store))
     reasons.add(out.reported_at.isna() & ~is_update, "reported_at missing")
     reasons.add(out.reported_at > now + FUTURE_TOLERANCE, "reported_at is in the future")
     reasons.add(out.closed_at > now + FUTURE_TOLERANCE, "closed_at is in the future")
@@ -333,8 +402,7 @@ def normalize_sensors(store, pack, mapped, mapping, now):
         reasons.add(pd.Series(True, index=mapped.index), "observed_at missing")
         out["observed_at"] = pd.NaT
     else:
-        out["observed_at"], bad = parse_times(mapped["observed_at"], mapping.formats.get("observed_at"), tz)
-        reasons.add(bad, mapped["observed_at"].astype("string").radd("bad observed_at ").astype(object))
+        out["observed_at"] = _times(mapped, "observed_at", mapping, tz, reasons, _domain(store))
         reasons.add(out.observed_at.isna(), "observed_at missing")
         reasons.add(out.observed_at > now + FUTURE_TOLERANCE, "observed_at is in the future")
     value = _numbers(mapped, "value", reasons)
@@ -381,12 +449,8 @@ def normalize_services(store, pack, mapped, mapping, now):
     snapshot = "ticket_at" not in mapped
     times = ("observed_at",) if snapshot else ("ticket_at", "called_at", "done_at")
     for column in times:
-        if column in mapped:
-            out[column], bad = parse_times(mapped[column], mapping.formats.get(column), tz)
-            reasons.add(bad, mapped[column].astype("string").radd(f"bad {column} ").astype(object))
-            reasons.add(out[column] > now + FUTURE_TOLERANCE, f"{column} is in the future")
-        else:
-            out[column] = pd.Series(pd.NaT, index=mapped.index, dtype="datetime64[us]")
+        out[column] = _times(mapped, column, mapping, tz, reasons, _domain(store))
+        reasons.add(out[column] > now + FUTURE_TOLERANCE, f"{column} is in the future")
     reasons.add(out[times[0]].isna(), f"{times[0]} missing")
     if snapshot:
         waiting = _numbers(mapped, "waiting", reasons)
@@ -445,16 +509,22 @@ def ingest_frame(
     origin: str | None = None,
     now: dt.datetime | None = None,
     rejected: list[tuple[str, str]] = (),
+    raw_payloads: list[str] | None = None,
 ) -> IngestReport:
     """Validate and apply one frame of foreign records: the writer's result, reasons, per-record errors.
 
     `rejected`: (raw payload, reason) of input refused before it became a record (a malformed file
     line), quarantined in the same commit; `errors` lists only the frame's own records.
+    `raw_payloads` (one per row of `frame`) are what quarantine keeps for a rejected row instead of
+    the row re-serialised: a re-processed record that fails again for the same reason then stays
+    one row in quarantine instead of gaining a copy.
     """
     if feed not in NORMALIZERS:
         raise IngestError(f"unknown feed {feed!r}; feeds are {', '.join(FEEDS)}")
     mapping = mapping or Mapping()
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if mapping.melt or raw_payloads is None or len(raw_payloads) != len(frame):
+        raw_payloads = None  # a melt makes several records of one row: serialise the records
     frame = mapping.prepare(frame).reset_index(drop=True)
     mapped = mapping.apply(frame, CANONICAL[feed])
     normalizer, kind = NORMALIZERS[feed]
@@ -464,7 +534,8 @@ def ingest_frame(
     else:
         out, reasons = result
     bad = reasons.bad
-    quarantined = list(rejected) + list(zip(_raw_payloads(frame, bad), reasons.values[bad].astype(str)))
+    raws = _raw_payloads(frame, bad) if raw_payloads is None else [raw_payloads[i] for i in np.flatnonzero(bad)]
+    quarantined = list(rejected) + list(zip(raws, reasons.values[bad].astype(str)))
     good = out[~bad]
     applied = store.apply(feed, kind, _to_arrow(good) if len(good) else None, quarantined, origin=origin)
     errors = [(int(i), str(reason)) for i, reason in reasons.values[bad].items()]
@@ -517,12 +588,29 @@ def ingest_file(store: Store, pack: CityPack, feed: str, path: Path, mapping_pat
     return summary
 
 
+def _quarantined_records(raw: str) -> list[dict] | None:
+    """The records a quarantine row holds: one JSON object, or a JSON array of objects (a bus entry
+    quarantined as a whole); None when the payload cannot be records (not JSON, a number, a string...)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if isinstance(data, dict):
+        return [data]
+    if isinstance(data, list) and data and all(isinstance(item, dict) for item in data):
+        return data
+    return None
+
+
 def reprocess_quarantine(store: Store, pack: CityPack, feed: str, mapping_path: Path | None = None,
                          reason_like: str = "") -> dict:
     """Re-run a feed's quarantined raw records (e.g. after a mapping or pack fix).
 
     Records that now pass are applied and their quarantine rows marked re-processed; records that
-    fail again stay quarantined (a new reason gets a row of its own). Nothing is deleted.
+    fail again stay quarantined (a new reason gets a row of its own). A row holding several records
+    (a bus entry) is marked once each of its records is applied or quarantined on its own. Rows that
+    hold no records at all (not JSON, a bare number or string) stay as they are: `unreadable`.
+    Nothing is deleted.
     """
     from datasources import gateway
     from security.scope import Scope
@@ -530,11 +618,25 @@ def reprocess_quarantine(store: Store, pack: CityPack, feed: str, mapping_path: 
     pending = gateway.query_rows(store, "quarantine_pending", Scope.city(), feed=feed, reason_like=reason_like)
     # a malformed file line is no record a mapping could fix: it waits for a corrected file
     pending = [row for row in pending if not row["reason"].startswith(filereader.MALFORMED)]
-    if not pending:
-        return {"reprocessed": 0, "accepted": 0, "updated": 0, "quarantined": 0, "reasons": {}}
-    frame = pd.DataFrame.from_records([json.loads(row["raw"]) for row in pending])
-    report = ingest_frame(store, pack, feed, frame, Mapping.load(mapping_path), origin="reprocess")
-    still = {(i, reason) for i, reason in report.errors}
-    fixed = [row["quarantine_id"] for i, row in enumerate(pending) if (i, row["reason"]) not in still]
+    summary = {"reprocessed": 0, "unreadable": 0, "accepted": 0, "updated": 0, "quarantined": 0, "reasons": {}}
+    records, raws, owners = [], [], []  # per record: its payload and the pending row it came from
+    for row_index, row in enumerate(pending):
+        found = _quarantined_records(row["raw"])
+        if found is None:
+            summary["unreadable"] += 1
+            continue
+        records.extend(found)
+        raws.extend([row["raw"]] if len(found) == 1 else [json.dumps(r, default=str, ensure_ascii=False) for r in found])
+        owners.extend([row_index] * len(found))
+    if not records:
+        return summary
+    report = ingest_frame(store, pack, feed, frame_of_records(records), Mapping.load(mapping_path),
+                          origin="reprocess", raw_payloads=raws)
+    # A single record failing for the row's own reason is still that row; anything else moved on.
+    per_row = Counter(owners)
+    single = {i for i, n in per_row.items() if n == 1}
+    still = {owners[i] for i, reason in report.errors if owners[i] in single and reason == pending[owners[i]]["reason"]}
+    fixed = [pending[i]["quarantine_id"] for i in sorted(set(owners)) if i not in still]
     store.mark_reprocessed(fixed)
-    return {"reprocessed": len(fixed), **summary_line(report.result, report.reasons)}
+    summary.update(reprocessed=len(fixed), **summary_line(report.result, report.reasons))
+    return summary

@@ -34,6 +34,7 @@ from multiprocessing.connection import Client
 from pathlib import Path
 
 from datasources.store import VersionFollower
+from datasources.timedomain import DEFAULT, TimeDomain
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ class RemoteStore(VersionFollower):
         self._facts_epoch = state["facts_epoch"]
         self.admin_version = state["admin_version"]
         self.case_index_days = state["case_index_days"]
+        self.time_domain = TimeDomain(*state.get("time_domain", (DEFAULT.min_year, DEFAULT.max_year)))
         self._columns = state["columns"]
         self.writer_pid = state["pid"]
         self.last_contact = time.monotonic()

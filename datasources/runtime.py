@@ -16,6 +16,7 @@ from datasources.citypack import SERVICE_COLUMNS, CityPack, load_pack
 from datasources.ingest import ingest_frame
 from datasources.simulator import Simulator, run_forever
 from datasources.store import Store
+from datasources.timedomain import TimeDomain
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def open_runtime(settings: Settings, *, simulate: bool | None = None, start_thre
     pack = load_pack(settings.city)
     store = Store(settings.db_path)
     store.case_index_days = settings.case_index_days
+    store.time_domain = TimeDomain.from_settings(settings)
     sync_pack(store, pack)
     runtime = Runtime(settings, pack, store)
     if start_threads:  # the writer: dispatch commands a crash interrupted get their cases to follow

@@ -27,6 +27,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from datasources import timedomain
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -230,6 +232,7 @@ class Store(VersionFollower):
         self.last_facts_refresh_ms = 0.0
         # What readers holding derived copies of the case facts need to catch up (case_fact_changes).
         self.case_index_days = 70  # indicators/caseindex.py: days of facts kept in memory (0 = off)
+        self.time_domain = timedomain.DEFAULT  # times records may carry (datasources/timedomain.py)
         self._facts_lock = threading.Lock()
         self._facts_log: deque = deque()
         self._facts_log_rows = 0

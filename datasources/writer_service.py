@@ -228,6 +228,7 @@ class WriterService:
                "facts_epoch": store.facts_epoch, "admin_version": admin}
         if not short:
             out.update(pack_id=self.runtime.pack.id, path=str(store.path), case_index_days=store.case_index_days,
+                       time_domain=(store.time_domain.min_year, store.time_domain.max_year),
                        columns=store._columns, pid=os.getpid())
         return out
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from datasources import gateway
+from datasources import gateway, timedomain
 from datasources.remote import in_writer
 from datasources.store import Store, utcnow
 from dispatch import notify, webhooks
@@ -358,20 +358,13 @@ def _text(body: dict, key: str, limit: int, required: bool = False) -> str:
     return value
 
 
-def _time(pack, value, key: str) -> dt.datetime | None:
+def _time(store, pack, value, key: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise DispatchError(400, f"{key} must be an ISO 8601 string")
     try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise DispatchError(400, f"{key} is not an ISO 8601 date-time: {value!r}", "bad_time") from None
-    if parsed.tzinfo is None:
-        import zoneinfo
-
-        parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(pack.timezone))
-    return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        return timedomain.parse_time(value, pack.timezone, getattr(store, "time_domain", timedomain.DEFAULT), key)
+    except timedomain.BadTime as exc:
+        raise DispatchError(400, str(exc), "bad_time") from None
 
 
 def _priority(value) -> int:
@@ -442,7 +435,7 @@ def create_order(store: Store, pack, actor: Actor, body: dict, *, origin: str = 
     lead = body.get("lead_department")
     if lead is not None and not isinstance(lead, str):
         raise DispatchError(400, "lead_department must be a department id")
-    due_at = _time(pack, body.get("due_at"), "due_at")
+    due_at = _time(store, pack, body.get("due_at"), "due_at")
     if due_at is not None and due_at <= now:
         raise DispatchError(400, "due_at must be in the future", "due_in_past")
     alert_id = body.get("alert_id")
@@ -520,7 +513,7 @@ def apply_action(store: Store, pack, actor: Actor, order_id: str, body: dict, *,
     hours = body.get("hours")
     if hours is not None and (isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 365):
         raise DispatchError(400, "hours must be a positive number")
-    due_at = _time(pack, body.get("due_at"), "due_at")
+    due_at = _time(store, pack, body.get("due_at"), "due_at")
     if to_department and to_department not in _departments(pack):
         raise DispatchError(400, f"unknown department {to_department!r}")
 

@@ -69,6 +69,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "drill.part.numerator": {"zh": "分子", "en": "numerator"},
     "drill.part.denominator": {"zh": "分母", "en": "denominator"},
     "drill.export": {"zh": "导出 CSV", "en": "Export CSV"},
+    "drill.bad_window": {"zh": "地址中的时间窗口无法识别或超出范围", "en": "The time window in the address is not a date or is out of range"},
     "case.title": {"zh": "案件", "en": "Case"},
     "case.not_found": {"zh": "未找到该案件（或不在您的权限范围内）", "en": "Case not found (or outside your scope)"},
     "case.timeline": {"zh": "办理过程", "en": "Timeline"},

@@ -10,10 +10,10 @@ case indicators by the case's department; any other level is a level of the city
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
-from datasources import gateway
+from datasources import gateway, timedomain
 from datasources.remote import in_writer
+from datasources.timedomain import TimeDomain
 from indicators import caseindex
 from indicators.catalog import Indicator, catalog, get
 
@@ -24,15 +24,13 @@ class IndicatorError(ValueError):
     """A request that cannot be answered (unknown level or indicator, bad window)."""
 
 
-def parse_time(text: str, timezone: str) -> dt.datetime:
-    """An ISO date or datetime as naive UTC; values without an offset are in `timezone`."""
+def parse_time(text: str, timezone: str, domain: TimeDomain = timedomain.DEFAULT, name: str = "time") -> dt.datetime:
+    """An ISO date or datetime as naive UTC inside the time domain; values without an offset are in
+    `timezone` (datasources/timedomain.py); IndicatorError otherwise."""
     try:
-        value = dt.datetime.fromisoformat(str(text).strip())
-    except ValueError:
-        raise IndicatorError(f"not an ISO date or datetime: {text!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
+        return timedomain.parse_time(str(text), timezone, domain, name)
+    except timedomain.BadTime as exc:
+        raise IndicatorError(str(exc)) from None
 
 
 def _level(pack, level: str) -> tuple[str, int, bool]:
