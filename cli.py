@@ -13,6 +13,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from datasources.errors import WriterUnavailable
 from settings import Settings
 
 
@@ -649,3 +650,6 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, ValueError, KeyError) as exc:  # ValueError/KeyError: bad arguments found by the domain
         print(f"error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
         return 2
+    except WriterUnavailable as exc:  # not the input's fault (writer restarting, disk full): try again later
+        print(f"error: {exc}; nothing was stored by the failed step, try again later", file=sys.stderr)
+        return 75  # EX_TEMPFAIL

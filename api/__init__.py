@@ -83,6 +83,11 @@ def register_routes(server: Flask, runtime) -> None:
                 body["status"] = "degraded"
         else:
             me.update(role="single process (writer and web)")
+            body["storage"] = store.storage_state()
+        storage = body.get("storage") or ((body.get("processes") or {}).get("writer") or {}).get("storage")
+        if storage is not None and not storage["ok"]:  # e.g. disk full: reads work, writes answer 503
+            body["storage"] = storage
+            body["status"] = "degraded"
         backlog = getattr(runtime.bus, "backlog", None)
         if backlog is not None:
             try:  # stream entries not yet applied by the writer: its lag behind the feeds

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
+from datasources.errors import StorageUnavailable, WriterUnavailable
 from datasources.ingest import FEEDS, frame_of_records, ingest_frame
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def _is_data_error(exc: Exception) -> bool:
     import duckdb
 
     return not isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.InternalException,
-                                duckdb.ConnectionException, MemoryError, OSError))
+                                duckdb.ConnectionException, MemoryError, OSError, WriterUnavailable))
 
 
 class FeedBus:
@@ -199,7 +200,14 @@ class InProcessBus(FeedBus):
                     entries.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self.stats += apply_entries(store, pack, entries, self.origin)
+            while True:  # a full disk: the entries wait here (in memory) until the store takes them
+                try:
+                    self.stats += apply_entries(store, pack, entries, self.origin)
+                    break
+                except StorageUnavailable as exc:
+                    log.warning("%s; %d entries wait", exc, len(entries))
+                    if stop.wait(exc.retry_after_s / 2):
+                        return
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -283,6 +291,9 @@ class RedisStreamBus(FeedBus):
                 if "NOGROUP" not in str(exc):  # a stream deleted under us: set up again
                     raise
                 ready = False
+            except StorageUnavailable as exc:  # disk full: nothing acknowledged, the entries wait in Redis
+                log.warning("%s; consuming again in %.0f s", exc, exc.retry_after_s / 2)
+                stop.wait(exc.retry_after_s / 2)
 
     def _setup(self) -> None:
         self._discover()

@@ -33,6 +33,7 @@ import time
 from multiprocessing.connection import Client
 from pathlib import Path
 
+from datasources.errors import StorageUnavailable, WriterUnavailable  # noqa: F401 - both raised to callers from here
 from datasources.store import VersionFollower
 from datasources.timedomain import DEFAULT, TimeDomain
 
@@ -40,12 +41,6 @@ log = logging.getLogger(__name__)
 
 COMMANDS: dict[str, object] = {}  # "module:qualname" -> the undecorated function, filled at import
 _IDEMPOTENT = frozenset({"state", "versions", "query", "health", "fact_changes"})
-
-
-class WriterUnavailable(RuntimeError):
-    """The writer cannot be reached (restarting, or not running): answer 503 with Retry-After."""
-
-    retry_after_s = 2
 
 
 class RemoteError(RuntimeError):

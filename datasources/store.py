@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -28,6 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from datasources import timedomain
+from datasources.errors import StorageUnavailable, storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +228,7 @@ class Store(VersionFollower):
         # No ICU offline: timestamps arrive here as naive UTC (the ingest layer converts zones).
         self._con = duckdb.connect(str(self.path), read_only=read_only)
         self._write_lock = threading.Lock()
+        self.storage_problem: dict | None = None  # set while the disk refuses writes (storage_state)
         self._local = threading.local()
         self._version_changed = threading.Condition()
         self._listeners: list[Callable[[int], None]] = []
@@ -348,17 +351,56 @@ class Store(VersionFollower):
 
     @contextmanager
     def _locked_transaction(self):
-        """One transaction; the caller holds the writer lock."""
+        """One transaction; the caller holds the writer lock. A failure of the disk (full, read-only,
+        failing) is raised as StorageUnavailable and remembered for /healthz until a write succeeds."""
         cur = self._con.cursor()
-        cur.execute("begin")
         try:
+            cur.execute("begin")
             yield cur
             cur.execute("commit")
-        except Exception:
-            cur.execute("rollback")
-            raise
+        except Exception as exc:
+            try:
+                cur.execute("rollback")
+            except duckdb.Error:  # a failed commit has already ended the transaction
+                pass
+            failure = storage_failure(exc)
+            if failure is None:
+                raise
+            self._storage_failed(failure)
+            raise failure from exc
         finally:
             cur.close()
+        if self.storage_problem is not None:
+            log.warning("the store writes again (after %s)", self.storage_problem["error"])
+            self.storage_problem = None
+
+    def _storage_failed(self, failure: StorageUnavailable) -> None:
+        if self.storage_problem is None:
+            log.error("%s: writes answer 503 until the disk takes writes again", failure)
+            self.storage_problem = {"error": str(failure), "since": utcnow().isoformat(timespec="seconds") + "Z"}
+        self.storage_problem["last_failure_at"] = time.time()
+
+    def storage_state(self) -> dict:
+        """{"ok": True} or the storage problem (for /healthz). While there is one, a small probe file
+        next to the store is written now and then: a disk with room again clears it without a write."""
+        problem = self.storage_problem
+        if problem is None:
+            return {"ok": True}
+        if time.time() - problem.get("probed_at", 0) > 5:
+            problem["probed_at"] = time.time()
+            probe = self.path.with_name(self.path.name + ".probe")
+            try:
+                with open(probe, "wb") as handle:
+                    handle.write(b"\0" * (1 << 20))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                probe.unlink()
+                if time.time() - problem["last_failure_at"] > 5:
+                    self.storage_problem = None
+                    return {"ok": True}
+            except OSError:
+                probe.unlink(missing_ok=True)
+        return {"ok": False, **{k: v for k, v in problem.items() if k in ("error", "since")}}
 
     def execute_write(self, sql: str, params: dict | list | None = None) -> list[tuple]:
         """Run one write statement on a non-feed table (e.g. api_tokens) under the writer lock.

@@ -243,7 +243,8 @@ class WriterService:
                        for c in self.clients.values()]
         backlog = getattr(self.runtime.bus, "backlog", None)
         writer = {"pid": os.getpid(), "uptime_s": round(now - self.started, 1), "data_version": version,
-                  "last_commit_age_s": _last_commit_age(self.store), "threads": threading.active_count()}
+                  "last_commit_age_s": _last_commit_age(self.store), "threads": threading.active_count(),
+                  "storage": self.store.storage_state()}
         if backlog is not None:
             try:
                 writer["bus_backlog_entries"] = backlog()
