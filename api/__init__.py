@@ -4,17 +4,21 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
+import secrets
 import time
 from pathlib import Path
 
 import pydeck
 from flask import Flask, Response, abort, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from api import open311, v1
 from datasources.health import feed_health_for
 from datasources.remote import WriterUnavailable
 
+log = logging.getLogger(__name__)
 DECK_BUNDLE = Path(pydeck.__file__).parent / "nbextension" / "static" / "index.js"
 
 
@@ -28,9 +32,25 @@ def _compressed(body: bytes, content_type: str, etag: str, max_age: int) -> Resp
     return Response(body, content_type=content_type, headers=headers)
 
 
+def unexpected_error(exc: Exception):
+    """What no route handled: HTTP errors as they are; a file Dash does not serve is 404 and a
+    callback it does not know 400 (both a client's doing); anything else is logged with a reference
+    and answered 500 with that reference only (no paths, no internals)."""
+    if isinstance(exc, HTTPException):
+        return exc
+    if request.path.startswith("/_dash-component-suites/"):
+        return jsonify({"error": "no such file"}), 404
+    if request.path == "/_dash-update-component" and isinstance(exc, KeyError):
+        return jsonify({"error": "no such callback (the page is older than the server: reload it)"}), 400
+    reference = secrets.token_hex(4)
+    log.exception("unexpected error %s on %s %s", reference, request.method, request.path)
+    return jsonify({"error": f"internal error, logged as {reference}"}), 500
+
+
 def register_routes(server: Flask, runtime) -> None:
     server.register_blueprint(v1.blueprint(runtime))  # /api/v1: push API, OpenAPI
     server.register_error_handler(WriterUnavailable, v1.writer_unavailable)  # console callbacks, Open311
+    server.register_error_handler(Exception, unexpected_error)
     server.register_blueprint(open311.blueprint(runtime))  # /open311/v2: GeoReport v2
 
     @server.get("/briefings/<int:briefing_id>.<kind>")

@@ -19,11 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import html
+import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 from flask import Flask, g, jsonify, redirect, request, session
 
@@ -31,12 +33,24 @@ import i18n
 from security import users
 from security.principals import cache_for
 from security.ratelimit import LoginLimits
+from security.tokens import hash_token
 
 PUBLIC_PREFIXES = ("/login", "/logout", "/healthz", "/api/", "/open311/", "/_dash-component-suites/", "/assets/",
                    "/vendor/", "/_favicon.ico", "/favicon.ico")
 CSRF_COOKIE = "_csrf_token"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_KIOSK_IN_URL = re.compile(r"(kiosk=)[^&\s\"]+")
 
+
+def _redact_kiosk(record: logging.LogRecord) -> bool:
+    """Request logs (the development server's) never carry a wall's kiosk token."""
+    message = record.getMessage()
+    if "kiosk=" in message:
+        record.msg, record.args = _KIOSK_IN_URL.sub(r"\1***", message), ()
+    return True
+
+
+logging.getLogger("werkzeug").addFilter(_redact_kiosk)
 
 @dataclass(frozen=True)
 class Principal:
@@ -94,8 +108,8 @@ def install(server: Flask, runtime) -> None:
             if time.time() - started <= settings.session_hours * 3600:
                 if row is not None and not row["disabled"] and session.get("epoch") == row["session_epoch"]:
                     return Principal(row["name"], row["role"], tuple(row["scopes"] or ()))
-                if name == "kiosk" and session.get("kiosk_token"):
-                    info = known.token(session["kiosk_token"])
+                if name == "kiosk" and session.get("kiosk"):  # the token's hash: a cookie is readable
+                    info = known.token_hash(session["kiosk"])
                     if info is not None and info.role == "wall":
                         return Principal(info.name, "wall", info.scopes)
             session.clear()
@@ -103,7 +117,7 @@ def install(server: Flask, runtime) -> None:
         if kiosk:
             info = known.token(kiosk)
             if info is not None and info.role == "wall":
-                _start_session("kiosk", kiosk_token=kiosk)
+                _start_session("kiosk", kiosk=hash_token(kiosk))
                 return Principal(info.name, "wall", info.scopes)
         if settings.demo:
             return Principal("guest", "wall", (), guest=True)
@@ -120,6 +134,10 @@ def install(server: Flask, runtime) -> None:
                 return jsonify({"error": "login required"}), 401
             return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
         g.citybrain_principal = who
+        if request.method == "GET" and "kiosk" in request.args and not path.startswith(("/_dash-", "/geo/")):
+            # signed in: the token leaves the address bar (and the screen's history) at once
+            rest = [(k, v) for k, v in request.args.items(multi=True) if k != "kiosk"]
+            return redirect(path + ("?" + urlencode(rest) if rest else ""))
         if request.method == "POST" and not who.guest:
             sent = request.headers.get("X-CSRFToken", "")
             if not sent and request.mimetype in FORM_TYPES:  # a plain HTML form (the password page)

@@ -46,7 +46,13 @@ class PrincipalCache:
         """The live token's holder (tokens.verify_token) or None; keyed by the token's hash."""
         if not token or len(token) > 512:
             return None
-        return self._get("token", tokens.hash_token(token), lambda: tokens.verify_token(self.store, token))
+        return self.token_hash(tokens.hash_token(token))
+
+    def token_hash(self, token_hash: str | None) -> tokens.TokenInfo | None:
+        """The live token's holder by the token's hash, or None."""
+        if not token_hash:
+            return None
+        return self._get("token", token_hash, lambda: tokens.verify_token_hash(self.store, token_hash))
 
 
 def cache_for(runtime) -> PrincipalCache:

@@ -69,7 +69,12 @@ def verify_token(store: Store, token: str | None) -> TokenInfo | None:
     """The holder of a live token, or None for a missing, unknown or revoked one."""
     if not token or len(token) > 512:
         return None
-    rows = gateway.query_rows(store, "api_token_by_hash", Scope.city(), token_hash=hash_token(token))
+    return verify_token_hash(store, hash_token(token))
+
+
+def verify_token_hash(store: Store, token_hash: str) -> TokenInfo | None:
+    """verify_token by the token's hash (what a kiosk session keeps instead of the token itself)."""
+    rows = gateway.query_rows(store, "api_token_by_hash", Scope.city(), token_hash=token_hash)
     if not rows:
         return None
     row = rows[0]

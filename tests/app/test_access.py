@@ -647,3 +647,26 @@ def test_a_closed_case_offers_no_dispatch_and_is_refused(secured):
     refused = json.dumps(post_callback(app, client, "dispatch-result", {
         ("dispatch-cases", "data"): [closed], ("dispatch-command", "data"): uuid.uuid4().hex}), ensure_ascii=False)
     assert f"未能派遣：已结案的案件不能再派遣：{closed}" in refused
+
+
+def test_a_kiosk_token_signs_a_wall_in_and_leaves_the_address_cookie_and_logs(secured):
+    import logging
+
+    from security.tokens import issue_token
+
+    app, runtime = secured
+    token = issue_token(runtime.store, "lobby-screen", "wall")
+    client = app.server.test_client()
+    first = client.get(f"/wall?kiosk={token}&lang=en")
+    assert first.status_code == 302 and first.headers["Location"] == "/wall?lang=en"  # out of the address bar
+    cookie = client.get_cookie("citybrain_session")
+    assert cookie is not None and token not in cookie.value
+    data = app.server.session_interface.get_signing_serializer(app.server).loads(cookie.value)
+    assert token not in json.dumps(data) and data["user"] == "kiosk"
+    assert client.get("/wall?lang=en").status_code == 200  # the session alone lets the wall in
+    assert client.get("/wall?kiosk=not-a-token").status_code == 302  # an unknown token changes nothing
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '"GET /wall?kiosk=%s HTTP/1.1" 302 -',
+                               (token,), None)
+    for handler_filter in logging.getLogger("werkzeug").filters:
+        handler_filter(record) if callable(handler_filter) else handler_filter.filter(record)
+    assert token not in record.getMessage() and "kiosk=***" in record.getMessage()

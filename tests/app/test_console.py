@@ -114,3 +114,14 @@ def test_feed_health_page_shows_the_quarantine(console_client, console_runtime):
     quarantine = json.dumps(body["quarantine-table"]["children"])
     assert "unknown category no_such_category" in quarantine
     assert console_client.get("/feeds").status_code == 200
+
+
+def test_odd_paths_are_client_errors_without_internals(console_client):
+    for path in ("/_dash-component-suites/..%2f..%2fsettings.py", "/_dash-component-suites/dash/..%2f..%2f..%2fetc/passwd",
+                 "/_dash-component-suites/dash/deps/nothing.js", "/_dash-component-suites/dash/dcc/../../../../settings.py"):
+        response = console_client.get(path)
+        assert response.status_code == 404, path
+        assert "Traceback" not in response.get_data(as_text=True) and "/" not in response.get_json()["error"]
+    unknown = console_client.post("/_dash-update-component", json={
+        "output": "nothing.here", "outputs": {"id": "nothing", "property": "here"}, "inputs": [], "changedPropIds": []})
+    assert unknown.status_code == 400 and "reload" in unknown.get_json()["error"]
