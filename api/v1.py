@@ -316,6 +316,20 @@ def openapi_document(pack) -> dict:
     }
 
 
+def with_unavailable(document: dict) -> dict:
+    """Every operation but the document itself may answer 503 + Retry-After: the store's writer is
+    restarting or unreachable, or its disk refuses writes (nothing the caller did; try again)."""
+    answer = {"description": "The store's writer is unavailable or its disk refuses writes; nothing was "
+                             "stored by this request: retry after the Retry-After header's seconds",
+              "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for path, methods in document["paths"].items():
+        for operation in methods.values():
+            if isinstance(operation, dict) and "responses" in operation and not path.endswith("/openapi.json"):
+                operation["responses"].setdefault("503", answer)
+    return document
+
+
 # ---------------------------------------------------------------------------- routes
 
 
@@ -473,7 +487,7 @@ def blueprint(runtime) -> Blueprint:
 
     @bp.get("/openapi.json")
     def openapi():
-        return jsonify(openapi_document(runtime.pack))
+        return jsonify(with_unavailable(openapi_document(runtime.pack)))
 
     return bp
 

@@ -52,3 +52,8 @@ def test_no_operation_answers_5xx_or_an_undocumented_status(api):
     # the run reached past authentication everywhere (a run of 401s would prove nothing)
     assert all(codes - {401, 403} for codes in statuses.values()), statuses
     assert any(200 in codes or 201 in codes for codes in statuses.values())
+    # a writer away or a full disk (tests/app/test_full_disk.py) is documented everywhere
+    document = server.test_client().get("/api/v1/openapi.json").get_json()
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            assert path.endswith("/openapi.json") or "503" in operation["responses"], (method, path)
