@@ -13,6 +13,7 @@ line lives in cli.py, the web app here.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import cli
@@ -70,12 +71,19 @@ def serve(settings: Settings, simulate: bool) -> None:
         announce_demo(runtime)
     print(f"CityBrain console on http://{settings.host}:{settings.port}  (city: {runtime.pack.name_en}, "
           f"data: {settings.db_path})", flush=True)
+    def stop(*_):  # SIGTERM (systemd, docker stop) ends like Ctrl-C: threads stopped, store closed
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         # The version check of Dash's dev tools phones home: off (command centers run offline).
         app.run(host=settings.host, port=settings.port, debug=False, threaded=True, dev_tools_disable_version_check=True)
+    except KeyboardInterrupt:
+        pass
     finally:
         service.close()
         runtime.close()
+        print("CityBrain console stopped", flush=True)
 
 
 main = cli.main  # `python app.py COMMAND`: the command line lives in cli.py
