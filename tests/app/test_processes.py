@@ -23,7 +23,7 @@ from http.cookies import SimpleCookie
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, free_port, run_threads, serve_console
+from tests.conftest import ROOT, free_port, run_cli, run_threads, serve_console
 
 
 @pytest.fixture(scope="module")
@@ -291,16 +291,7 @@ def within_1s(check, tries=8):
 def admin(prod, *args, stdin: str = "") -> subprocess.CompletedProcess:
     """`cli()` run in this process (cli.main: the same command through the running writer's socket,
     without a Python start per call)."""
-    import cli as command_line
-
-    out, err = io.StringIO(), io.StringIO()
-    saved_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = command_line.main([*args, "--data-dir", str(prod["data_dir"])])
-    finally:
-        sys.stdin = saved_stdin
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return run_cli(*args, "--data-dir", prod["data_dir"], stdin=stdin)
 
 
 def admin_token(prod, name):
