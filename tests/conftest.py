@@ -74,7 +74,7 @@ def _open_duckdb_files() -> set[str]:
 def run_cli(*argv, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
     """`python app.py ARGV...` run in this process through cli.main (no Python start per call):
     stdout/stderr captured, sys.stdin read from `stdin`, `env` set in os.environ for the call only
-    (Settings.load reads os.environ). The result looks like subprocess.run's: a SystemExit (argparse)
+    (Settings.load reads os.environ; a value None unsets the variable). The result looks like subprocess.run's: a SystemExit (argparse)
     becomes its exit code, an uncaught exception exit code 1 with its traceback on stderr, as a
     process would. A command must close every DuckDB file it opened (a long-lived caller, such as a
     console running admin commands, would otherwise keep it locked)."""
@@ -88,7 +88,11 @@ def run_cli(*argv, stdin: str = "", env: dict | None = None) -> subprocess.Compl
     saved_handlers, saved_level = root.handlers[:], root.level  # cli.main calls logging.basicConfig
     open_before = _open_duckdb_files()
     try:
-        os.environ.update({name: str(value) for name, value in (env or {}).items()})
+        for name, value in (env or {}).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = str(value)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = cli.main(argv) or 0  # app.py: sys.exit(main())
