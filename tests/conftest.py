@@ -1,12 +1,16 @@
 """Shared fixtures: real Redis, real DuckDB files, the two city packs, a served console."""
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import traceback
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +52,71 @@ def run_threads(target, count: int) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def _open_duckdb_files() -> set[str]:
+    """DuckDB files (and their WALs) this process holds open (Linux /proc; empty elsewhere)."""
+    found = set()
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return found
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.endswith((".duckdb", ".duckdb.wal")):
+            found.add(target)
+    return found
+
+
+def run_cli(*argv, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python app.py ARGV...` run in this process through cli.main (no Python start per call):
+    stdout/stderr captured, sys.stdin read from `stdin`, `env` set in os.environ for the call only
+    (Settings.load reads os.environ; a value None unsets the variable). The result looks like subprocess.run's: a SystemExit (argparse)
+    becomes its exit code, an uncaught exception exit code 1 with its traceback on stderr, as a
+    process would. A command must close every DuckDB file it opened (a long-lived caller, such as a
+    console running admin commands, would otherwise keep it locked)."""
+    import cli
+
+    argv = [str(arg) for arg in argv]
+    out, err = io.StringIO(), io.StringIO()
+    saved_env = {name: os.environ.get(name) for name in (env or {})}
+    saved_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level  # cli.main calls logging.basicConfig
+    open_before = _open_duckdb_files()
+    try:
+        for name, value in (env or {}).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = str(value)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(argv) or 0  # app.py: sys.exit(main())
+            except SystemExit as exc:
+                if exc.code is None or isinstance(exc.code, int):
+                    code = exc.code or 0
+                else:
+                    print(exc.code, file=sys.stderr)
+                    code = 1
+            except Exception:  # as the interpreter would: traceback on stderr, exit code 1
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.stdin = saved_stdin
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    left_open = _open_duckdb_files() - open_before
+    assert not left_open, f"`app.py {' '.join(argv)}` left DuckDB files open: {sorted(left_open)}"
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 @contextmanager

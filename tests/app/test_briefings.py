@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,8 +17,8 @@ import pytest
 
 from briefings import build_brief, freeze, load_briefing, regenerate, render_html, render_pdf
 from datasources.store import utcnow
+from tests.conftest import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 SPANS = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7), "incident": dt.timedelta(hours=6)}
 TITLES = {"daily": "日报", "weekly": "周报", "incident": "专报"}
 FAKE_PHONE = "13912345678"
@@ -163,10 +162,8 @@ def test_cli_brief_has_no_reporter_data(store_with_reporter, tmp_path):
     end = utcnow().replace(microsecond=0)
     start = end - dt.timedelta(days=1)
     iso = lambda t: t.replace(tzinfo=dt.UTC).isoformat()  # noqa: E731
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), "brief", "--data-dir", str(store_with_reporter), "--template", "daily",
-         "--scope", "district:110105", "--start", iso(start), "--end", iso(end), "--out", str(out), "--lang", "zh"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = run_cli("brief", "--data-dir", store_with_reporter, "--template", "daily", "--scope", "district:110105",
+                   "--start", iso(start), "--end", iso(end), "--out", out, "--lang", "zh")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     html = out.with_suffix(".html").read_text(encoding="utf-8")

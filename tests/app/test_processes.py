@@ -2,15 +2,12 @@
 from outside as an administrator and API clients would: CLI writes while it runs, both workers on the
 same version, backup while ingesting, restore, and kill -9 of a web worker and of the writer during a
 burst of dispatch commands without losing anything acknowledged."""
-import contextlib
 import datetime as dt
-import io
 import json
 import re
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -23,7 +20,7 @@ from http.cookies import SimpleCookie
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, free_port, run_threads, serve_console
+from tests.conftest import free_port, run_cli, run_threads, serve_console
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +38,10 @@ def prod(tmp_path_factory):
 
 
 def cli(prod, *args, stdin: str | None = None, data_dir=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "app.py"), *args, "--data-dir", str(data_dir or prod["data_dir"])],
-                          cwd=ROOT, env=prod["env"], input=stdin, capture_output=True, text=True, timeout=120)
+    """`python app.py ARGS --data-dir DIR` with the console's environment, run in this process (the
+    test process is not the console's: the command reaches the running writer through its socket)."""
+    env = {**{name: None for name in os.environ if name not in prod["env"]}, **prod["env"]}
+    return run_cli(*args, "--data-dir", data_dir or prod["data_dir"], stdin=stdin or "", env=env)
 
 
 def http(url, method="GET", body=None, token=None, timeout=30):
@@ -291,16 +290,7 @@ def within_1s(check, tries=8):
 def admin(prod, *args, stdin: str = "") -> subprocess.CompletedProcess:
     """`cli()` run in this process (cli.main: the same command through the running writer's socket,
     without a Python start per call)."""
-    import cli as command_line
-
-    out, err = io.StringIO(), io.StringIO()
-    saved_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = command_line.main([*args, "--data-dir", str(prod["data_dir"])])
-    finally:
-        sys.stdin = saved_stdin
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return run_cli(*args, "--data-dir", prod["data_dir"], stdin=stdin)
 
 
 def admin_token(prod, name):

@@ -1,7 +1,5 @@
 """Replay: a real file through the live path (Redis Streams -> the writer), paced and re-timed."""
 import datetime as dt
-import subprocess
-import sys
 import threading
 
 import pandas as pd
@@ -9,7 +7,7 @@ import pandas as pd
 from datasources.bus import RedisStreamBus
 from datasources.mapping import Mapping
 from datasources.replay import load_replay, replay
-from tests.conftest import ROOT
+from tests.conftest import NYC, ROOT, run_cli
 
 
 def test_pacing_follows_the_speed_and_retimes_to_the_wall_clock(nyc, shared_data):
@@ -37,10 +35,8 @@ def test_replay_through_redis_lands_every_record(redis_server, store, nyc, share
     readings = pd.read_parquet(shared_data / "nyc-pm25-nyccas" / "pm25_hourly.parquet").head(3000)
     path = tmp_path / "part.parquet"
     readings.to_parquet(path)
-    run = subprocess.run(
-        [sys.executable, "app.py", "simulate", "--replay", str(path), "--mapping", "mappings/nyc_pm25.toml",
-         "--feed", "sensors", "--speed", "100000000", "--redis-url", redis_server, "--city", "citypacks/nyc"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = run_cli("simulate", "--replay", path, "--mapping", ROOT / "mappings" / "nyc_pm25.toml", "--feed", "sensors",
+                  "--speed", "100000000", "--redis-url", redis_server, "--city", NYC)
     assert run.returncode == 0, run.stderr
     assert '"published": 3000' in run.stdout
     bus = RedisStreamBus(redis_server)

@@ -8,8 +8,6 @@ import datetime as dt
 import io
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +18,8 @@ from indicators.compare import (COMPARE_COLUMNS, change, compare, direction, las
                                 rank_values)
 from indicators.compute import ROW_COLUMNS
 from security.scope import Scope
+from tests.conftest import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 NY = "America/New_York"
 START, END = dt.datetime(2024, 3, 1, 5), dt.datetime(2024, 3, 8, 5)     # local midnights in New York
 PREV = (dt.datetime(2024, 2, 23, 5), START)
@@ -180,8 +178,7 @@ def test_cli_compare_adds_columns_and_keeps_the_contract_ones(nyc, tmp_path):
     data_dir = tmp_path / "data"
 
     def run(*args):
-        out = subprocess.run([sys.executable, str(ROOT / "app.py"), *args, "--city", str(nyc.root),
-                              "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        out = run_cli(*args, "--city", nyc.root, "--data-dir", data_dir)
         assert out.returncode == 0, out.stderr
         return out.stdout
 

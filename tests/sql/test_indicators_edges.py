@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +15,8 @@ from datasources.runtime import sync_pack
 from indicators.catalog import catalog, load, validate
 from indicators.compute import IndicatorError, compute, parse_time, to_csv
 from security.scope import Scope
+from tests.conftest import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 START, END = dt.datetime(2024, 3, 1, 5), dt.datetime(2024, 3, 8, 5)  # local midnights in New York
 FIELDS = ["case_id", "category", "reported_at", "due_at", "closed_at", "status", "unit.cd", "department"]
 CASES = [
@@ -154,8 +152,7 @@ def test_cli_list_compute_explain(tmp_path, nyc):
     data_dir = tmp_path / "data"
 
     def run(*args):
-        out = subprocess.run([sys.executable, str(ROOT / "app.py"), *args, "--city", str(nyc.root),
-                              "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        out = run_cli(*args, "--city", nyc.root, "--data-dir", data_dir)
         assert out.returncode == 0, out.stderr
         return out.stdout
 

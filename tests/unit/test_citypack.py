@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from datasources.citypack import WorkCalendar, check_pack, load_pack
-from tests.conftest import BEIJING, NYC, ROOT
+from tests.conftest import BEIJING, NYC, ROOT, run_cli
 
 
 def test_demo_pack_is_beijing_with_16_districts_and_a_generated_grid(beijing):
@@ -37,9 +37,18 @@ def test_nyc_pack_has_three_levels_and_parents_by_largest_overlap(nyc):
 
 def test_both_packs_pass_the_cli_check():
     for pack in (BEIJING, NYC):
-        run = subprocess.run([sys.executable, "app.py", "citypack", "check", str(pack)], cwd=ROOT, capture_output=True, text=True)
+        run = run_cli("citypack", "check", pack)
         assert run.returncode == 0, run.stdout + run.stderr
         assert "valid city pack" in run.stdout
+
+
+def test_app_py_runs_as_a_process(tmp_path):
+    """The one CLI test that starts `python app.py` for real (the others call cli.main in-process):
+    the entry point, its imports and its exit code, from another working directory."""
+    run = subprocess.run([sys.executable, str(ROOT / "app.py"), "citypack", "check", str(BEIJING)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip() == f"{BEIJING}: valid city pack"
 
 
 @pytest.fixture
@@ -54,7 +63,7 @@ def broken(tmp_path):
 
 
 def cli_check(pack):
-    run = subprocess.run([sys.executable, "app.py", "citypack", "check", str(pack)], cwd=ROOT, capture_output=True, text=True)
+    run = run_cli("citypack", "check", pack)
     return run.returncode, run.stdout.strip().splitlines()
 
 

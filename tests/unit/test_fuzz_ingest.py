@@ -20,7 +20,7 @@ def records(feed):
     return st.lists(st.dictionaries(st.sampled_from(fields), junk, max_size=len(fields)), min_size=1, max_size=8)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(feed=st.sampled_from(["cases", "sensors", "devices", "services", "halls"]), data=st.data())
 def test_every_record_is_accepted_or_quarantined_with_a_reason(tmp_path_factory, nyc, feed, data):
     rows = data.draw(records(feed))

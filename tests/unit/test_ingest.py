@@ -1,15 +1,13 @@
 """File import on real data: NYC 311 and council cases onto the NYC pack."""
 import datetime as dt
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
 from datasources.ingest import ingest_file, ingest_frame, parse_times
 from datasources.mapping import Mapping, MappingError
-from tests.conftest import NYC, ROOT
+from tests.conftest import NYC, ROOT, run_cli
 
 MAPPINGS = ROOT / "mappings"
 
@@ -79,8 +77,7 @@ def test_a_closure_file_updates_existing_cases(store, nyc, tmp_path):
     ingest_frame(store, nyc, "cases", opened)
     closure = tmp_path / "closures.jsonl"
     closure.write_text(json.dumps({"case_id": "c1", "status": "closed", "closed_at": "2025-01-03T09:00:00-05:00"}) + "\n")
-    run = subprocess.run([sys.executable, "app.py", "ingest", "cases", str(closure), "--city", str(NYC),
-                          "--data-dir", str(store.path.parent / "cli")], cwd=ROOT, capture_output=True, text=True)
+    run = run_cli("ingest", "cases", closure, "--city", NYC, "--data-dir", store.path.parent / "cli")
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary == {"accepted": 0, "updated": 0, "quarantined": 1,

@@ -1,16 +1,13 @@
 """Nothing is lost: quarantined records can be re-processed after a fix, from the CLI."""
 import json
-import subprocess
-import sys
 
 import pandas as pd
 
-from tests.conftest import NYC, ROOT
+from tests.conftest import NYC, run_cli
 
 
 def run(*args, data_dir):
-    done = subprocess.run([sys.executable, "app.py", *args, "--city", str(NYC), "--data-dir", str(data_dir)],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = run_cli(*args, "--city", NYC, "--data-dir", data_dir)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()
 

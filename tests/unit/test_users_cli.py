@@ -1,13 +1,11 @@
 import json
-import subprocess
-import sys
 
-from tests.conftest import ROOT
+from tests.conftest import run_cli
 
 
 def cli(*args, data_dir, stdin=""):
-    return subprocess.run([sys.executable, "app.py", *args, "--data-dir", str(data_dir)], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True)
+    """`python app.py ARGS --data-dir DATA_DIR`, run in this process."""
+    return run_cli(*args, "--data-dir", data_dir, stdin=stdin)
 
 
 def test_users_add_list_token(tmp_path):
