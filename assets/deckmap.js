@@ -5,6 +5,7 @@
 (function () {
   const geometryCache = new Map();   // url -> Promise<FeatureCollection>
   const decks = new Map();           // container id -> deck instance
+  const pending = new Map();         // container id -> a spec waiting for its container or deck.gl
 
   function geometry(url) {
     if (!geometryCache.has(url)) {
@@ -80,9 +81,23 @@
     });
   }
 
-  function render(containerId, spec, clickStoreId) {
+  function render(containerId, spec, clickStoreId, waited) {
     const container = document.getElementById(containerId);
-    if (!container || !spec || !window.createDeck) { return window.dash_clientside.no_update; }
+    if (!spec) { return window.dash_clientside.no_update; }
+    if (!container || !window.createDeck) {
+      // the spec came before the container was on the page or before deck.gl finished loading:
+      // draw it once both are there (a quiet city may send no other spec for hours)
+      pending.set(containerId, spec);
+      if ((waited || 0) < 300) {  // up to a minute; a page without this map stops asking
+        setTimeout(() => {
+          if (pending.get(containerId) !== spec) { return; }
+          // through the public entry again: the wall fits a spec to its container once it is there
+          window.dash_clientside.citybrain.renderMap(spec, containerId, clickStoreId, (waited || 0) + 1);
+        }, 200);
+      }
+      return window.dash_clientside.no_update;
+    }
+    pending.delete(containerId);
     container.__spec = spec;
     geometry(spec.geometry_url).then(collection => {
       const features = withValues(collection, spec.values || {}, spec.fallback_fill || [90, 90, 90, 120]);
@@ -139,7 +154,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     citybrain: Object.assign({}, (window.dash_clientside || {}).citybrain, {
-      renderMap: function (spec, containerId, clickStoreId) { return render(containerId, spec, clickStoreId); },
+      renderMap: function (spec, containerId, clickStoreId, waited) { return render(containerId, spec, clickStoreId, waited); },
       renderOverlays: renderOverlays,
       focusUnit: focusUnit,
       navigateToUnit: function (click) {

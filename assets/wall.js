@@ -65,10 +65,10 @@
     const ns = (window.dash_clientside || {}).citybrain;
     if (!ns || !ns.renderMap || ns.renderMap.__wall) { return; }
     const original = ns.renderMap;
-    const wrapped = function (spec, containerId, clickStoreId) {
+    const wrapped = function (spec, containerId, clickStoreId, waited) {
       const container = document.getElementById(containerId);
       const onWall = spec && container && container.closest('.wall-map-fit');
-      return original(onWall ? fitSpec(spec, container) : spec, containerId, clickStoreId);
+      return original(onWall ? fitSpec(spec, container) : spec, containerId, clickStoreId, waited);
     };
     wrapped.__wall = true;
     ns.renderMap = wrapped;

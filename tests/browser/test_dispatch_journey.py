@@ -80,7 +80,10 @@ def sign_in(page, url, name, password):
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_selector("#header-title", timeout=20000)
+    try:  # the first page of a console just started can take a while on a loaded machine
+        page.wait_for_selector("#header-title", timeout=45000)
+    except Exception as exc:  # say why: where the browser is and what the login page says
+        raise AssertionError(f"{name} not signed in: at {page.url}: {page.inner_text('body')[:300]!r}") from exc
 
 
 def closure(page, url):
