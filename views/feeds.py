@@ -16,3 +16,8 @@ def feed_health(store, settings) -> dict:
 @view("feeds.quarantine")
 def quarantine_summary(store, scope) -> list[dict]:
     return health.quarantine_summary(store, scope)
+
+
+@view("feeds.unplaced")
+def unplaced_cases(store, scope) -> dict:
+    return health.unplaced_cases(store, scope)
