@@ -115,6 +115,13 @@ def test_feed_health_page_shows_the_quarantine(console_client, console_runtime):
         assert feed in table
     quarantine = json.dumps(body["quarantine-table"]["children"])
     assert "unknown category no_such_category" in quarantine
+    # the line on cases in no district: what the stored read counts, worded (empty when none)
+    from callbacks.feeds import unplaced_line
+    from datasources import gateway
+    from security.scope import Scope
+
+    counts = gateway.query_rows(console_runtime.store, "cases_unplaced", Scope.city())[0]
+    assert body["feeds-unplaced"]["children"] == unplaced_line(counts, console_runtime.pack.levels[0], "en")
     assert console_client.get("/feeds").status_code == 200
 
 

@@ -105,9 +105,11 @@ def test_a_projected_layer_without_crs_is_refused_with_one_line(projected):
 
 def test_serve_refuses_the_pack_before_starting(projected, monkeypatch):
     import app
+    from serving import supervisor
 
-    started = []
+    started = []  # were the check to let the pack through, nothing would start serving here
     monkeypatch.setattr(app, "serve", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(supervisor, "supervise", lambda *a, **k: started.append(a) or 0)
     for workers in ("1", "2"):
         run = run_cli("serve", "--city", projected, "--data-dir", projected.parent / "data", "--workers", workers,
                       "--no-simulate")
