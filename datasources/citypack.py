@@ -4,7 +4,8 @@
     problems = check_pack(Path("some/pack"))           # [] when valid
 
 Each finer unit is assigned to its parent by largest overlap; a level may be generated as H3
-cells clipped to the parent level (`generate = "h3"`, `resolution = N`).
+cells clipped to the parent level (`generate = "h3"`, `resolution = N`). A boundary file's CRS is
+its own or `crs = "EPSG:N"` on its level; every layer is held in EPSG:4326 (see _to_lonlat).
 """
 from __future__ import annotations
 
