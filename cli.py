@@ -27,7 +27,14 @@ def _pack(settings: Settings):
     try:
         return load_pack(settings.city)
     except PackError as exc:
-        raise CommandError(f"city pack {settings.city} is invalid:\n{exc}") from None
+        raise CommandError(_invalid_pack(settings.city, exc.problems)) from None
+
+
+def _invalid_pack(root, problems: list[str]) -> str:
+    """One line for one problem (the usual case: the fix is in it), else one line per problem."""
+    if len(problems) == 1:
+        return f"city pack {root} is invalid: {problems[0]}"
+    return f"city pack {root} is invalid:\n" + "\n".join(problems)
 
 
 @contextmanager
@@ -291,7 +298,10 @@ def _dispatch_parsers(commands) -> None:
 def cmd_citypack(settings: Settings, args) -> int:
     from datasources.citypack import check_pack
 
-    problems = check_pack(args.dir)
+    warnings: list[str] = []
+    problems = check_pack(args.dir, warnings)
+    for warning in warnings:
+        print(f"warning: {warning}")
     for problem in problems:
         print(problem)
     if not problems:
@@ -309,10 +319,15 @@ def cmd_serve(settings: Settings, args) -> int:
     if workers == 1:
         from app import serve
 
+        _pack(settings)  # a broken pack is refused here; the runtime takes the loaded one from the cache
         serve(settings, simulate=simulate)
         return 0
+    from datasources.citypack import check_pack
     from serving.supervisor import supervise
 
+    problems = check_pack(settings.city)  # refused before any process starts; the supervisor keeps no pack
+    if problems:
+        raise CommandError(_invalid_pack(settings.city, problems))
     return supervise(settings, workers, simulate)
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from datasources.ingest import CANONICAL, frame_of_records, ingest_frame
+from datasources.ingest import CANONICAL, empty_counts, frame_of_records, ingest_frame
 from datasources.remote import WriterUnavailable
 from security.principals import cache_for
 from security.scope import Scope
@@ -85,7 +85,7 @@ def records_frame(records: list[dict], feed: str) -> pd.DataFrame:
 
 def push_records(runtime, feed: str, records: list[dict], origin: str) -> dict:
     """Validate and apply pushed records; counts plus one error (index, reason) per quarantined record."""
-    summary = {"received": len(records), "accepted": 0, "updated": 0, "quarantined": 0, "errors": []}
+    summary = {"received": len(records), **empty_counts(feed), "errors": []}
     if not records:
         return summary
     report = ingest_frame(runtime.store, runtime.pack, feed, records_frame(records, feed), origin=origin)
@@ -149,6 +149,10 @@ def openapi_document(pack) -> dict:
                 "accepted": {"type": "integer", "description": "new records stored"},
                 "updated": {"type": "integer", "description": "stored records changed"},
                 "quarantined": {"type": "integer", "description": "records rejected (kept in quarantine)"},
+                "outside": {"type": "integer", "description": "of the new records: with coordinates but in no "
+                                                              "unit of the city's first level (cases, devices, halls)"},
+                "unlocated": {"type": "integer", "description": "of the new records: no usable place, neither "
+                                                                "coordinates nor a unit (cases, devices, halls)"},
                 "errors": {
                     "type": "array",
                     "items": {"type": "object", "required": ["index", "reason"],

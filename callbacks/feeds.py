@@ -7,12 +7,13 @@ import i18n
 from callbacks.context import current_scope, lang_from, runtime
 from layouts.components.page import PageIds
 from layouts.shell import ShellIds
-from views.feeds import feed_health, quarantine_summary
+from views.feeds import feed_health, quarantine_summary, unplaced_cases
 
 
 @callback(
     Output(PageIds.FEEDS_TITLE, "children"),
     Output(PageIds.FEEDS_TABLE, "children"),
+    Output(PageIds.FEEDS_UNPLACED, "children"),
     Output(PageIds.QUARANTINE_TITLE, "children"),
     Output(PageIds.QUARANTINE_TABLE, "children"),
     Input(ShellIds.TICK, "n_intervals"),
@@ -22,9 +23,20 @@ def render_feed_health(_tick, search):
     lang = lang_from(search)
     rt = runtime()
     health = feed_health(rt.store, rt.settings)
-    quarantine = quarantine_summary(rt.store, current_scope())
-    return (i18n.t("feeds.title", lang), build_feed_table(health, lang, rt.pack.timezone),
+    scope = current_scope()
+    quarantine = quarantine_summary(rt.store, scope)
+    unplaced = unplaced_line(unplaced_cases(rt.store, scope), rt.pack.levels[0], lang)
+    return (i18n.t("feeds.title", lang), build_feed_table(health, lang, rt.pack.timezone), unplaced,
             i18n.t("quarantine.title", lang), build_quarantine_table(quarantine, lang, rt.pack.timezone))
+
+
+def unplaced_line(counts: dict, first_level, lang: str) -> str:
+    """'N cases outside every district (n open), M without a place (m open)'; empty when both are 0."""
+    if not (counts["outside_cases"] or counts["unlocated_cases"]):
+        return ""
+    level = first_level.name_zh if lang == "zh" else first_level.name_en.lower()
+    return i18n.t("feeds.unplaced", lang, level=level,
+                  **{key: i18n.number(value, lang) for key, value in counts.items()})
 
 
 def _row(cells, header=False):

@@ -4,23 +4,30 @@
     problems = check_pack(Path("some/pack"))           # [] when valid
 
 Each finer unit is assigned to its parent by largest overlap; a level may be generated as H3
-cells clipped to the parent level (`generate = "h3"`, `resolution = N`).
+cells clipped to the parent level (`generate = "h3"`, `resolution = N`). A boundary file's CRS is
+its own or `crs = "EPSG:N"` on its level; every layer is held in EPSG:4326 (see _to_lonlat).
 """
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import json
+import logging
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
+log = logging.getLogger(__name__)
+
 MAX_LEVELS = 6
+WGS84 = pyproj.CRS.from_epsg(4326)  # what every layer is reprojected to on load
 CATEGORY_KINDS = {"component", "event"}
 CALENDARS = {"natural", "working"}
 
@@ -165,7 +172,78 @@ def _read_csv(path: Path, required: list[str], problems: list[str], what: str) -
     return frame
 
 
-def _read_level_file(root: Path, spec: dict, index: int, problems: list[str]) -> gpd.GeoDataFrame | None:
+def _lonlat_bounds(bounds) -> bool:
+    """Whether (minx, miny, maxx, maxy) can be longitudes and latitudes."""
+    minx, miny, maxx, maxy = bounds
+    return bool(np.isfinite(bounds).all() and -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90)
+
+
+def _span(low: float, high: float) -> str:
+    return f"{low:,.0f}..{high:,.0f}" if max(abs(low), abs(high)) >= 1000 else f"{low:,.2f}..{high:,.2f}"
+
+
+def _to_lonlat(frame: gpd.GeoDataFrame, spec: dict, name: str, file: str, problems: list[str],
+               warnings: list[str]) -> gpd.GeoDataFrame | None:
+    """The layer in EPSG:4326, its CRS from the file or else from `crs = "EPSG:N"` on the level.
+
+    A layer that says nothing (a shapefile without .prj; a GeoJSON without a "crs" member is read as
+    longitude/latitude, RFC 7946) and whose coordinates cannot be longitude/latitude is refused:
+    placing cases in it would put none in any unit. One that looks like longitude/latitude is taken
+    as EPSG:4326 with a warning.
+    """
+    declared = None
+    if spec.get("crs") is not None:
+        try:
+            declared = pyproj.CRS.from_user_input(spec["crs"])
+        except (pyproj.exceptions.CRSError, TypeError):
+            problems.append(f'level {name}: crs {spec["crs"]!r} is not a known CRS (want e.g. crs = "EPSG:2263")')
+            return None
+    bounds = frame.total_bounds if len(frame) else np.zeros(4)
+    lonlat = _lonlat_bounds(bounds)
+    stated = frame.crs
+    if stated is not None and stated.is_geographic and not lonlat and Path(file).suffix.lower() in (".geojson", ".json"):
+        stated = None  # GeoJSON's default (longitude/latitude), which these coordinates are not
+    if stated is not None and declared is not None and not _same_crs(stated, declared):
+        problems.append(f"level {name}: {file} says its CRS is {_crs_name(stated)} but city.toml says crs = "
+                        f'"{spec["crs"]}": remove the crs key of level "{name}" or fix the file')
+        return None
+    source = stated if stated is not None else declared
+    if source is None:
+        if not lonlat:
+            problems.append(
+                f"level {name}: {file} has no CRS and its coordinates are not longitude/latitude "
+                f"(x {_span(bounds[0], bounds[2])}, y {_span(bounds[1], bounds[3])}): add crs = \"EPSG:<code>\" "
+                f'(the projection it was drawn in, e.g. "EPSG:2263") to level "{name}" in city.toml')
+            return None
+        warnings.append(f"level {name}: {file} has no CRS; its coordinates look like longitude/latitude, taken as "
+                        f'EPSG:4326 (add crs = "EPSG:4326" to level "{name}" in city.toml to say so)')
+        source = WGS84
+    frame = frame.set_crs(source, allow_override=True)
+    if not _same_crs(source, WGS84):
+        frame = frame.to_crs(WGS84)
+    if len(frame) and not _lonlat_bounds(frame.total_bounds):
+        bounds = frame.total_bounds
+        problems.append(f"level {name}: {file} in {_crs_name(source)} does not fall on the globe "
+                        f"(longitude {_span(bounds[0], bounds[2])}, latitude {_span(bounds[1], bounds[3])}): "
+                        f"check the CRS of the file or the crs key of level \"{name}\" in city.toml")
+        return None
+    return frame
+
+
+def _same_crs(a: pyproj.CRS, b: pyproj.CRS) -> bool:
+    if a.equals(b, ignore_axis_order=True):
+        return True
+    codes = a.to_epsg(min_confidence=70), b.to_epsg(min_confidence=70)
+    return codes[0] is not None and codes[0] == codes[1]
+
+
+def _crs_name(crs: pyproj.CRS) -> str:
+    code = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{code}" if code else crs.name
+
+
+def _read_level_file(root: Path, spec: dict, index: int, problems: list[str],
+                     warnings: list[str]) -> gpd.GeoDataFrame | None:
     name = spec.get("id", f"#{index}")
     file = spec.get("file")
     if not file:
@@ -180,10 +258,9 @@ def _read_level_file(root: Path, spec: dict, index: int, problems: list[str]) ->
     except Exception as exc:
         problems.append(f"level {name}: cannot read {file}: {str(exc).splitlines()[0]}")
         return None
-    if frame.crs is None:
-        frame = frame.set_crs("EPSG:4326")
-    elif frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs("EPSG:4326")
+    frame = _to_lonlat(frame, spec, name, file, problems, warnings)
+    if frame is None:
+        return None
     id_field = spec.get("id_field")
     if not id_field or id_field not in frame.columns:
         problems.append(f"level {name}: id_field {id_field!r} is not a column of {file}")
@@ -343,8 +420,10 @@ def _check_points(frame: pd.DataFrame, key: str, what: str, problems: list[str])
     return frame
 
 
-def _load(root: Path) -> tuple[CityPack | None, list[str]]:
+def _load(root: Path, warnings: list[str] | None = None) -> tuple[CityPack | None, list[str]]:
+    """(the pack or None, its problems); what is taken on assumption goes to `warnings`."""
     problems: list[str] = []
+    warnings = [] if warnings is None else warnings
     root = Path(root)
     if not root.is_dir():
         return None, [f"{root}: not a folder"]
@@ -387,7 +466,7 @@ def _load(root: Path) -> tuple[CityPack | None, list[str]]:
             problems.append(f"level {level_id}: unknown generator {spec['generate']!r} (known: h3)")
             break
         else:
-            units = _read_level_file(root, spec, index, problems)
+            units = _read_level_file(root, spec, index, problems, warnings)
             if units is not None:
                 units["parent_id"] = None
                 if levels:
@@ -448,10 +527,11 @@ def _load(root: Path) -> tuple[CityPack | None, list[str]]:
     return pack, []
 
 
-def check_pack(root: Path) -> list[str]:
-    """Every problem of the pack at `root`, one clear line each; [] when it is valid."""
+def check_pack(root: Path, warnings: list[str] | None = None) -> list[str]:
+    """Every problem of the pack at `root`, one clear line each; [] when it is valid. Assumptions the
+    loader made (a layer without a CRS taken as longitude/latitude) are appended to `warnings`."""
     try:
-        return _load(Path(root))[1]
+        return _load(Path(root), warnings)[1]
     except Exception as exc:  # a check never crashes on a broken pack
         return [f"{root}: unexpected error while checking: {exc!r}"]
 
@@ -460,10 +540,14 @@ _cache: dict[Path, CityPack] = {}
 
 
 def load_pack(root: Path) -> CityPack:
-    """Load (once per process) the pack at `root`; raises PackError listing every problem."""
+    """Load (once per process) the pack at `root`; raises PackError listing every problem. Warnings
+    (see check_pack) are logged."""
     key = Path(root).resolve()
     if key not in _cache:
-        pack, problems = _load(key)
+        warnings: list[str] = []
+        pack, problems = _load(key, warnings)
+        for warning in warnings:
+            log.warning("city pack %s: %s", key, warning)
         if problems:
             raise PackError(problems)
         _cache[key] = pack

@@ -54,3 +54,11 @@ def feed_health(store: Store, amber_s: float, red_s: float, now: dt.datetime | N
 def quarantine_summary(store: Store, scope: Scope) -> list[dict]:
     """Quarantined records waiting for a fix, per feed and reason (city-wide scopes only)."""
     return gateway.query_rows(store, "quarantine_summary", scope)
+
+
+def unplaced_cases(store: Store, scope: Scope) -> dict:
+    """Stored cases in no unit of the first level (datasources/sql/cases_unplaced.sql): `outside_cases`
+    (coordinates in no unit) and `unlocated_cases` (no place at all), and of each the open ones
+    (`outside_open`, `unlocated_open`). They count in the city's totals but in no unit's, so the
+    units' sum falls short of the city by these numbers."""
+    return gateway.query_rows(store, "cases_unplaced", scope)[0]

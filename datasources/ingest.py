@@ -42,6 +42,7 @@ CANONICAL = {
         "observed_at", "waiting", "wait_minutes",
     ],
 }
+PLACED_FEEDS = ("cases", "devices", "halls")  # records with a place: summaries count outside/unlocated
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 MALFORMED_LINES_SHOWN = 100  # line numbers of malformed lines listed in an import's summary
 
@@ -542,8 +543,23 @@ def ingest_frame(
     return IngestReport(applied, Counter(reason for _, reason in quarantined), errors)
 
 
+def empty_counts(feed: str) -> dict:
+    """An ingest summary's counts before any record: for a feed with places also `outside` (new
+    records with coordinates in no unit of the first level) and `unlocated` (neither coordinates nor
+    a unit), as ApplyResult counts them."""
+    counts = {"accepted": 0, "updated": 0, "quarantined": 0}
+    return {**counts, "outside": 0, "unlocated": 0} if feed in PLACED_FEEDS else counts
+
+
+def _summary(counts: dict, reasons: Counter) -> dict:
+    """The counts and the reasons, in the order of the CLI's last line (CONTRACT §2)."""
+    places = {key: counts[key] for key in ("outside", "unlocated") if key in counts}
+    return {key: counts[key] for key in ("accepted", "updated", "quarantined")} | {
+        "reasons": dict(reasons.most_common())} | places
+
+
 def summary_line(result: ApplyResult, reasons: Counter) -> dict:
-    return {**result.as_dict(), "reasons": dict(reasons.most_common())}
+    return _summary(result.as_dict(), reasons)
 
 
 def ingest_file(store: Store, pack: CityPack, feed: str, path: Path, mapping_path: Path | None = None,
@@ -564,7 +580,7 @@ def ingest_file(store: Store, pack: CityPack, feed: str, path: Path, mapping_pat
                                       max_json_bytes=max_json_bytes)
     except filereader.FileReadError as exc:
         raise IngestError(str(exc)) from None
-    total = {"accepted": 0, "updated": 0, "quarantined": 0}
+    total = empty_counts(feed)
     reasons: Counter = Counter()
     malformed: list[int] = []
     while True:
@@ -582,7 +598,7 @@ def ingest_file(store: Store, pack: CityPack, feed: str, path: Path, mapping_pat
         for key, value in result.as_dict().items():
             total[key] += value
         reasons.update(chunk_reasons)
-    summary = {**total, "reasons": dict(reasons.most_common())}
+    summary = _summary(total, reasons)
     if malformed:
         summary["malformed_lines"] = malformed[:MALFORMED_LINES_SHOWN]
     return summary

@@ -162,9 +162,15 @@ class ApplyResult:
     updated: int
     quarantined: int
     version: int
+    # Of the accepted (new) records of a feed with places (cases, devices, halls); None for the others:
+    outside: int | None = None  # coordinates, but in no unit of the first level
+    unlocated: int | None = None  # no usable place: no coordinates and no unit
 
     def as_dict(self) -> dict:
-        return {"accepted": self.accepted, "updated": self.updated, "quarantined": self.quarantined}
+        counts = {"accepted": self.accepted, "updated": self.updated, "quarantined": self.quarantined}
+        if self.outside is not None:
+            counts.update(outside=self.outside, unlocated=self.unlocated)
+        return counts
 
 
 def wait_on(condition: threading.Condition, done: Callable[[], bool], timeout: float) -> None:
@@ -464,12 +470,13 @@ class Store(VersionFollower):
             version = self._version + 1
             accepted = updated = 0
             newest = facts_delta = None
+            places = (0, 0) if self._has_places(spec) else (None, None)
             if batch is not None and batch.num_rows:
-                accepted, updated, newest, facts_delta = self._upsert(cur, spec, batch, version)
+                accepted, updated, places, newest, facts_delta = self._upsert(cur, spec, batch, version)
             if quarantined:
                 self._quarantine(cur, feed, origin, quarantined)
             if not (accepted or updated or quarantined):
-                return ApplyResult(0, 0, 0, self._version)
+                return ApplyResult(0, 0, 0, self._version, *places)
             now = utcnow()
             cur.execute(
                 "insert into commits values (?, ?, ?, ?, ?, ?)",
@@ -494,7 +501,11 @@ class Store(VersionFollower):
                     self._facts_floor, dropped = self._facts_log.popleft()
                     self._facts_log_rows -= len(dropped["sign"])
         self._bump(version)
-        return ApplyResult(accepted, updated, len(quarantined), version)
+        return ApplyResult(accepted, updated, len(quarantined), version, *places)
+
+    def _has_places(self, spec: TableSpec) -> bool:
+        names = {name for name, _ in self._columns[spec.table]}
+        return {"lat", "unit_ids"} <= names
 
     def _upsert(self, cur, spec: TableSpec, batch: pa.Table, version: int):
         columns = self._columns[spec.table]
@@ -540,9 +551,14 @@ class Store(VersionFollower):
             where t.{_quote(spec.key[0])} is null or ({differs or "false"})
             """
         )
-        accepted, updated = cur.execute(
-            "select count(*) filter (where not _exists), count(*) filter (where _exists) from _changes"
+        # Where the new records are: in no unit of the first level, with coordinates or without.
+        place_counts = (", count(*) filter (where not _exists and unit_ids[1] is null and lat is not null)"
+                        ", count(*) filter (where not _exists and unit_ids[1] is null and lat is null)"
+                        if self._has_places(spec) else "")
+        accepted, updated, *places = cur.execute(
+            f"select count(*) filter (where not _exists), count(*) filter (where _exists){place_counts} from _changes"
         ).fetchall()[0]
+        places = tuple(places) if places else (None, None)
         facts_delta = None
         if spec.table == "cases" and accepted + updated:
             self._case_events(cur, version)
@@ -565,7 +581,7 @@ class Store(VersionFollower):
             newest = cur.execute(f"select max({_quote(spec.time_column)}) from _incoming").fetchall()[0][0]
         cur.execute("drop table _incoming")
         cur.execute("drop table _changes")
-        return accepted, updated, newest, facts_delta
+        return accepted, updated, places, newest, facts_delta
 
     def _case_events(self, cur, version: int) -> None:
         """Status history: a new case is 'accepted' at its report time; a status change is an event."""

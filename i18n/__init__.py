@@ -43,6 +43,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "feeds.col.total": {"zh": "累计", "en": "Total"},
     "feeds.col.quarantined": {"zh": "隔离", "en": "Quarantined"},
     "feeds.col.quarantine_rate": {"zh": "近1小时隔离率", "en": "Quarantined, last hour"},
+    "feeds.unplaced": {
+        "zh": "{outside_cases}件案件不在任何{level}内（在办{outside_open}件），{unlocated_cases}件没有位置（在办{unlocated_open}件）",
+        "en": "{outside_cases} cases outside every {level} ({outside_open} open), {unlocated_cases} without a place "
+              "({unlocated_open} open)",
+    },
     "quarantine.title": {"zh": "待处理的隔离记录", "en": "Quarantined records waiting for a fix"},
     "quarantine.col.reason": {"zh": "原因", "en": "Reason"},
     "quarantine.col.records": {"zh": "条数", "en": "Records"},

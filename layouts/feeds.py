@@ -18,6 +18,7 @@ def layout(lang: str | None = None, **_):
                 children=[
                     html.H1(id=PageIds.FEEDS_TITLE, className="unit-title"),
                     html.Table(id=PageIds.FEEDS_TABLE, className="data-table"),
+                    html.P(id=PageIds.FEEDS_UNPLACED, className="feeds-unplaced"),
                     html.H2(id=PageIds.QUARANTINE_TITLE),
                     html.Table(id=PageIds.QUARANTINE_TABLE, className="data-table"),
                 ],

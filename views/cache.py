@@ -124,13 +124,14 @@ def per_version(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE, 
     return decorate
 
 
-def view(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE):
+def view(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE, versioned: bool = True):
     """A console read model: `per_version` here, and in a web process computed by the writer (one
-    computation per version for every web worker, each of which keeps the answer too)."""
+    computation per version for every web worker, each of which keeps the answer too).
+    `versioned=False`: by the rhythm alone (a whole-table count that may lag by the rhythm)."""
     from datasources.remote import register
 
     def decorate(fn):
-        cached = per_version(name, rhythm_s, cache)(fn)
+        cached = per_version(name, rhythm_s, cache, versioned)(fn)
         cached.is_view = True  # the writer warms views asked for lately before announcing a version
         key = register(cached, f"{fn.__module__}:{fn.__qualname__}")
 
@@ -139,7 +140,7 @@ def view(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE):
             if not getattr(store, "remote", False):
                 return cached(store, *args, **kwargs)
             slot = (name, tuple(_keyable(a) for a in args), tuple(sorted((k, _keyable(v)) for k, v in kwargs.items())),
-                    versions(store), int(time.time() // rhythm_s))
+                    versions(store) if versioned else None, int(time.time() // rhythm_s))
             return cache.get(slot, lambda: store.call(key, args, kwargs))
 
         wrapper.uncached = fn

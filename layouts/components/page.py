@@ -30,6 +30,7 @@ class PageIds(StrEnum):
     BRIEF_ARCHIVE = "brief-archive"
     FEEDS_TITLE = "feeds-title"
     FEEDS_TABLE = "feeds-table"
+    FEEDS_UNPLACED = "feeds-unplaced"
     QUARANTINE_TITLE = "quarantine-title"
     QUARANTINE_TABLE = "quarantine-table"
 

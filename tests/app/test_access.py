@@ -220,7 +220,7 @@ CALLBACK_RULES = {
     "feed-badges": "feed metadata only",
     "map-spec": "scoped: units and counts",
     "breadcrumbs": "scoped: one unit",
-    "feeds-title": "feed metadata; quarantine for city-wide scopes",
+    "feeds-title": "feed metadata; quarantine for city-wide scopes; scoped: counts of cases in no unit",
     "_pages_content": "page shells (no data: their callbacks are scoped)",
     "drill-crumbs": "scoped: the cases behind a unit's indicator (lineage)",
     "drill-grid": "CSV export of the grid already shown (client-side)",

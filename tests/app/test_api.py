@@ -89,6 +89,30 @@ def test_pushing_a_closure_updates_the_case(api):
     assert row[0][0] == "closed" and str(row[0][1]) == "2026-03-01 02:00:00"
 
 
+def test_push_answer_accounts_for_cases_in_no_district(api, beijing):
+    import geopandas as gpd
+
+    records = [{**CASE, "case_id": f"API-P{i}", "lat": lat, "lon": lon} for i, (lat, lon) in enumerate([
+        (39.9042, 116.4074), (48.85, 2.35), (None, None), (40.95, 117.95), (39.45, 115.45), (40.50, 116.60),
+        (None, None), (41.2, 116.4)])]
+    records.append({**CASE, "case_id": "API-P-bad", "lat": "north"})  # quarantined: not counted
+    body = post(api, "cases", records).get_json()
+    # an independent placement: geopandas on the pack's district file
+    districts = gpd.read_file(beijing.root / "districts.geojson")
+    located = [r for r in records[:-1] if r["lat"] is not None]
+    points = gpd.GeoDataFrame({"case_id": [r["case_id"] for r in located]},
+                              geometry=gpd.points_from_xy([r["lon"] for r in located], [r["lat"] for r in located]),
+                              crs="EPSG:4326")
+    inside = set(gpd.sjoin(points, districts, predicate="intersects").case_id)
+    assert 0 < len(inside) < len(located)
+    assert (body["accepted"], body["quarantined"]) == (8, 1)
+    assert (body["outside"], body["unlocated"]) == (len(located) - len(inside), 2)
+    again = post(api, "cases", records[:-1]).get_json()  # nothing new: nothing to account for
+    assert (again["accepted"], again["outside"], again["unlocated"]) == (0, 0, 0)
+    empty = post(api, "cases", []).get_json()
+    assert (empty["outside"], empty["unlocated"]) == (0, 0)
+
+
 def test_push_sensor_readings(api):
     store = api["store"]
     before = count(store, "select count(*) from readings")
@@ -100,7 +124,7 @@ def test_push_sensor_readings(api):
         {"device_id": "AI-110101-02", "observed_at": "yesterday-ish", "metric": "pm25", "value": 3},
     ]
     body = post(api, "sensor-readings", records, token="admin").get_json()
-    assert (body["accepted"], body["quarantined"]) == (2, 2)
+    assert (body["accepted"], body["quarantined"]) == (2, 2) and "outside" not in body  # readings have no place
     assert [(e["index"], e["reason"]) for e in body["errors"]] == [
         (2, "value missing"), (3, "bad observed_at yesterday-ish")]
     assert count(store, "select count(*) from readings") == before + 2

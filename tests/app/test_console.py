@@ -101,8 +101,10 @@ def test_feed_health_page_shows_the_quarantine(console_client, console_runtime):
     bad = pd.DataFrame({"case_id": ["q-1"], "reported_at": ["2026-01-01T08:00"], "category": ["no_such_category"]})
     ingest_frame(console_runtime.store, console_runtime.pack, "cases", bad, origin="test")
     payload = {
-        "output": "..feeds-title.children...feeds-table.children...quarantine-title.children...quarantine-table.children..",
-        "outputs": [{"id": i, "property": "children"} for i in ("feeds-title", "feeds-table", "quarantine-title", "quarantine-table")],
+        "output": "..feeds-title.children...feeds-table.children...feeds-unplaced.children...quarantine-title.children"
+                  "...quarantine-table.children..",
+        "outputs": [{"id": i, "property": "children"}
+                    for i in ("feeds-title", "feeds-table", "feeds-unplaced", "quarantine-title", "quarantine-table")],
         "inputs": [{"id": "tick", "property": "n_intervals", "value": 1}, {"id": "url", "property": "search", "value": "?lang=en"}],
         "changedPropIds": ["tick.n_intervals"], "state": [],
     }
@@ -113,6 +115,13 @@ def test_feed_health_page_shows_the_quarantine(console_client, console_runtime):
         assert feed in table
     quarantine = json.dumps(body["quarantine-table"]["children"])
     assert "unknown category no_such_category" in quarantine
+    # the line on cases in no district: what the stored read counts, worded (empty when none)
+    from callbacks.feeds import unplaced_line
+    from datasources import gateway
+    from security.scope import Scope
+
+    counts = gateway.query_rows(console_runtime.store, "cases_unplaced", Scope.city())[0]
+    assert body["feeds-unplaced"]["children"] == unplaced_line(counts, console_runtime.pack.levels[0], "en")
     assert console_client.get("/feeds").status_code == 200
 
 

@@ -80,8 +80,8 @@ def test_a_closure_file_updates_existing_cases(store, nyc, tmp_path):
     run = run_cli("ingest", "cases", closure, "--city", NYC, "--data-dir", store.path.parent / "cli")
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout.strip().splitlines()[-1])
-    assert summary == {"accepted": 0, "updated": 0, "quarantined": 1,
-                       "reasons": {"reported_at missing": 1}}  # another store: c1 is unknown there
+    assert summary == {"accepted": 0, "updated": 0, "quarantined": 1, "reasons": {"reported_at missing": 1},
+                       "outside": 0, "unlocated": 0}  # another store: c1 is unknown there
     result, _, _ = ingest_frame(store, nyc, "cases", pd.read_json(closure, lines=True, dtype=False))
     assert (result.accepted, result.updated) == (0, 1)
     assert store.cursor().execute("select case_id, status, closed_at from cases order by 1").fetchall() == [
