@@ -24,8 +24,8 @@ from layouts.dispatch import (
     department_name, origin_line,
 )
 from layouts.shell import ShellIds
-from views.queue import work_list
 from views.links import page_href
+from views.queue import work_list
 
 QUEUE_ROLES = frozenset({"department", "commander", "district_leader"})
 

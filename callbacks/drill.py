@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 import i18n

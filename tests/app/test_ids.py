@@ -2,7 +2,7 @@
 console builds, and the API and the case page take ids with spaces, "/", "#", "&", "+", "%", "?"."""
 import datetime as dt
 import json
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -35,7 +35,8 @@ def nyc_console(tmp_path_factory, nyc):
     app = create_app(Runtime(settings, nyc, store))
     tokens = {"admin": issue_token(store, "ops", "admin"),
               "queens": issue_token(store, "cb1", "district_leader", [unit_param("cd", "01 Queens")])}
-    yield {"client": app.server.test_client(), "tokens": tokens, "pack": nyc}
+    signed = create_app(Runtime(Settings.load(env={}, city=nyc.root, data_dir=settings.data_dir, demo=False), nyc, store))
+    yield {"client": app.server.test_client(), "tokens": tokens, "pack": nyc, "signed": signed.server.test_client()}
     store.close()
 
 
@@ -163,3 +164,13 @@ def test_case_page_and_api_take_hostile_ids(nyc_console):
     # Open311's one-request read: the "/" of the id arrives decoded from %2F and still finds it
     one = client.get(f"/open311/v2/requests/{segment(HOSTILE_CASE)}.json")
     assert one.status_code == 200 and [r["service_request_id"] for r in one.get_json()] == [HOSTILE_CASE]
+
+
+def test_sign_in_comes_back_to_the_encoded_unit(nyc_console):
+    """Without a session the gate sends a visitor to /login?next=: the WSGI server decoded %2F and
+    %23 in request.path, so next= is the path as the browser sent it, not as Flask sees it."""
+    client = nyc_console["signed"]
+    for href in (unit_href("cd", "83 Queens", "en"), unit_href("cd", "a#b/c%d", "zh", indicator="x&y")):
+        response = client.get(href)
+        assert response.status_code == 302
+        assert parse_qs(urlsplit(response.headers["Location"]).query)["next"] == [href]
