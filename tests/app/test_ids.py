@@ -54,21 +54,10 @@ def _route(client, href):
 
 
 def _store_data(layout, store_id):
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("props", {}).get("id") == store_id:
-                found.append(node["props"]["data"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(layout)
-    assert len(found) == 1, store_id
-    return found[0]
+    """The data of the page's context store (each of these pages starts with it)."""
+    store = layout["props"]["children"][0]["props"]
+    assert store["id"] == store_id, store
+    return store["data"]
 
 
 def _unit_header(client, context):
