@@ -52,3 +52,12 @@ def test_query_values_are_encoded_and_paths_decoded_exactly_once():
         assert parse_unit_path(path) is None, path
     assert parse_case_path("/case/") is None and parse_case_path("/cases/x") is None
     assert route_unit(None, None) == (None, None)  # Dash's validation layout calls each page bare
+
+
+def test_token_scopes_take_ids_with_spaces_but_not_line_breaks():
+    from security.tokens import _SCOPE
+
+    for good in ("cd:83 Queens", "grid:a/b #1", "district:朝阳区 东", "department:works / roads", "cd:a:b"):
+        assert _SCOPE.fullmatch(good), good
+    for bad in ("cd:", "cd: x", "cd:x ", "cd:a\nb", "cd::x", "c d:x", ":x"):
+        assert not _SCOPE.fullmatch(bad), bad
