@@ -70,6 +70,13 @@ def _secret_key(data_dir: Path) -> bytes:
     return path.read_bytes()
 
 
+def _raw_path() -> str:
+    """The request's path as the client sent it, percent-encoding intact: the WSGI server decodes
+    %2F and %23 in request.path, and a redirect back to it would cut an id there (ids are data)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    return (urlparse(raw).path if raw.startswith("/") else "") or quote(request.path)
+
+
 def principal() -> Principal | None:
     """Who is asking (set by the gate for this request)."""
     return g.get("citybrain_principal")
@@ -132,12 +139,13 @@ def install(server: Flask, runtime) -> None:
         if who is None:
             if path.startswith("/_dash-") or path.startswith("/geo/"):
                 return jsonify({"error": "login required"}), 401
-            return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
+            query = request.query_string.decode("latin-1")
+            return redirect(f"/login?next={quote(_raw_path() + ('?' + query if query else ''))}")
         g.citybrain_principal = who
         if request.method == "GET" and "kiosk" in request.args and not path.startswith(("/_dash-", "/geo/")):
             # signed in: the token leaves the address bar (and the screen's history) at once
             rest = [(k, v) for k, v in request.args.items(multi=True) if k != "kiosk"]
-            return redirect(path + ("?" + urlencode(rest) if rest else ""))
+            return redirect(_raw_path() + ("?" + urlencode(rest) if rest else ""))
         if request.method == "POST" and not who.guest:
             sent = request.headers.get("X-CSRFToken", "")
             if not sent and request.mimetype in FORM_TYPES:  # a plain HTML form (the password page)

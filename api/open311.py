@@ -337,7 +337,7 @@ def blueprint(runtime) -> Blueprint:
         lang = _lang(runtime.pack, request.args.get("locale"))
         return jsonify(find_requests(runtime, lang=lang, **filters))
 
-    @bp.get("/requests/<request_id>.json")
+    @bp.get("/requests/<path:request_id>.json")  # ids are data: a "/" arrives decoded from %2F
     def one_request(request_id: str):
         rows = find_requests(runtime, ids=[request_id], lang=_lang(runtime.pack, request.args.get("locale")))
         if not rows:

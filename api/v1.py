@@ -236,7 +236,7 @@ def openapi_document(pack) -> dict:
                 "tags": ["cases"],
                 "security": [{"bearerAuth": []}],
                 "parameters": [
-                    {"name": "unit", "in": "query", "schema": {"type": "string"}, "description": "LEVEL:ID"},
+                    {"name": "unit", "in": "query", "schema": {"type": "string"}, "description": "LEVEL:ID, percent-encoded like any query value (ids may hold spaces, '/', '&', '#', ...)"},
                     {"name": "status", "in": "query", "schema": {"type": "string"},
                      "description": "open, closed or a workflow status"},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},

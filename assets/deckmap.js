@@ -163,6 +163,7 @@
         if (window.citybrainAreaPick && window.citybrainAreaPick(click)) { return window.dash_clientside.no_update; }
         const lang = new URLSearchParams(window.location.search).get('lang');
         const q = lang ? ('?lang=' + encodeURIComponent(lang)) : '';
+        // ids are data ("83 Queens", "a/b"): each segment encoded, "/" as %2F, as views/links.py unit_href does
         return '/unit/' + encodeURIComponent(click.level) + '/' + encodeURIComponent(click.unit_id) + q;
       },
     }),

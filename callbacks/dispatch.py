@@ -24,6 +24,7 @@ from layouts.dispatch import (
     department_name, origin_line,
 )
 from layouts.shell import ShellIds
+from views.links import page_href
 from views.queue import work_list
 
 QUEUE_ROLES = frozenset({"department", "commander", "district_leader"})
@@ -207,7 +208,7 @@ def submit_order(n_clicks, title, lead, assists, priority, instructions, case_id
     done = html.Div(className="message ok", id="dispatch-created", **{"data-order": order["id"]}, children=[
         i18n.t("dispatch.created", lang, id=order["id"], lead=department_name(rt.pack, order["lead_department"], lang),
                assists=assisting), " ",
-        dcc.Link(i18n.t("dispatch.view_queue", lang), href=f"/queue?view=open&lang={lang}", className="queue-jump"),
+        dcc.Link(i18n.t("dispatch.view_queue", lang), href=page_href("/queue", lang, view="open"), className="queue-jump"),
     ])
     return done, []
 
@@ -321,4 +322,4 @@ def render_queue_link(_pathname, search):
     lang = lang_from(search)
     who = principal()
     visible = who is not None and not who.guest and who.role in QUEUE_ROLES
-    return i18n.t("queue.nav", lang), f"/queue?lang={lang}", not visible
+    return i18n.t("queue.nav", lang), page_href("/queue", lang), not visible

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
 
 from dash import Input, Output, State, callback, dcc, html, no_update
 
@@ -13,6 +12,7 @@ from indicators.drill import case_detail, cases_behind
 from layouts.components.page import PageIds
 from layouts.dispatch import build_order_cards
 from layouts.shell import ShellIds
+from views.links import case_href, cases_href, page_href, unit_href
 
 COLUMNS = ("case_id", "category_name", "status", "priority", "department", "reported_at", "due_at", "closed_at",
            "overdue", "address")
@@ -20,9 +20,8 @@ COLUMNS = ("case_id", "category_name", "status", "priority", "department", "repo
 
 def drill_href(level_id: str, unit_id: str, indicator: str, part: str, start: dt.datetime, end: dt.datetime,
                lang: str) -> str:
-    query = urlencode({"indicator": indicator, "part": part, "start": start.isoformat() + "Z",
-                       "end": end.isoformat() + "Z", "lang": lang})
-    return f"/unit/{level_id}/{unit_id}/cases?{query}"
+    return cases_href(level_id, unit_id, lang, indicator=indicator, part=part, start=start.isoformat() + "Z",
+                      end=end.isoformat() + "Z")
 
 
 def _time(value, tz, lang):
@@ -63,8 +62,8 @@ def render_cases_behind(context, search):
     title = i18n.t("drill.title", lang, unit=name, indicator=indicator.name(lang),
                    part=i18n.t(f"drill.part.{context.get('part')}", lang), count=len(rows))
     window = f"{_time(start, rt.pack.timezone, lang)} – {_time(end, rt.pack.timezone, lang)}"
-    crumbs = [dcc.Link(rt.pack.name(lang), href=f"/?lang={lang}"), html.Span("›", className="sep"),
-              dcc.Link(name, href=f"/unit/{level_id}/{unit_id}?lang={lang}"), html.Span("›", className="sep"),
+    crumbs = [dcc.Link(rt.pack.name(lang), href=page_href("/", lang)), html.Span("›", className="sep"),
+              dcc.Link(name, href=unit_href(level_id, unit_id, lang)), html.Span("›", className="sep"),
               html.Span(indicator.name(lang), className="current")]
     columns = [{"field": c, "headerName": i18n.t(f"case.col.{c}", lang)} for c in COLUMNS]
     data = [{**{c: row.get(c) for c in COLUMNS},
@@ -81,7 +80,7 @@ def render_cases_behind(context, search):
 def open_case(cell, search):
     if not cell or cell.get("colId") != "case_id" or not cell.get("value"):
         return no_update
-    return f"/case/{cell['value']}?lang={lang_from(search)}"
+    return case_href(cell["value"], lang_from(search))
 
 
 @callback(Output(PageIds.DRILL_GRID, "exportDataAsCsv"), Input(PageIds.DRILL_EXPORT, "n_clicks"), prevent_initial_call=True)
@@ -106,12 +105,12 @@ def build_case(case: dict, pack, lang: str, orders: list[dict] | None = None) ->
     categories = pack.categories.set_index("category_id")
     category = categories["name_zh" if lang == "zh" else "name_en"].get(case["category"], case["category"])
     units = list(case["unit_ids"] or [])
-    links = [dcc.Link(pack.name(lang), href=f"/?lang={lang}")]
+    links = [dcc.Link(pack.name(lang), href=page_href("/", lang))]
     for level, unit in zip(pack.levels, units):
         if unit:
             info = pack.units_by_id[(level.id, unit)]
             links += [html.Span("›", className="sep"),
-                      dcc.Link(info["name_zh" if lang == "zh" else "name_en"], href=f"/unit/{level.id}/{unit}?lang={lang}")]
+                      dcc.Link(info["name_zh" if lang == "zh" else "name_en"], href=unit_href(level.id, unit, lang))]
     facts = [
         ("category_name", category), ("status", i18n.t(f"status.{case['status']}", lang)), ("priority", case["priority"]),
         ("department", pack.departments.set_index("department_id")["name_zh" if lang == "zh" else "name_en"]

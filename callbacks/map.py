@@ -12,6 +12,7 @@ from layouts.components.deckmap import (MapIds, build_indicator_spec, build_lege
 from layouts.components.page import PageIds
 from layouts.shell import ShellIds
 from views.cache import digest, shared
+from views.links import page_href, unit_href, unit_param
 from views.units import unit_rates, unit_scorecard, units_map
 
 clientside_callback(
@@ -36,10 +37,6 @@ clientside_callback(
     State(PageIds.CONTEXT, "data"),
     prevent_initial_call=True,
 )
-
-
-def _unit_link(level_id: str, unit_id: str, lang: str) -> str:
-    return f"/unit/{level_id}/{unit_id}?lang={lang}"
 
 
 @callback(
@@ -102,7 +99,7 @@ def build_ranking(rows: list[dict], level_id: str, lang: str) -> list:
         html.Li(
             **{"data-unit": row["unit_id"]},
             children=dcc.Link(
-                href=_unit_link(level_id, row["unit_id"], lang),
+                href=unit_href(level_id, row["unit_id"], lang),
                 className="rank-link",
                 children=[
                     html.Span(str(i), className="rank"),
@@ -148,7 +145,7 @@ def _unit_header(rt, card, rates, level_id, unit_id, start, end, lang):
     """Breadcrumbs, title and scorecard of one unit."""
     name = "name_zh" if lang == "zh" else "name_en"
     brief_this = dcc.Link(i18n.t("nav.brief_this", lang), className="brief-this",
-                          href=f"/briefings?scope={level_id}:{unit_id}&lang={lang}")
+                          href=page_href("/briefings", lang, scope=unit_param(level_id, unit_id)))
     return (build_breadcrumbs(rt.pack, level_id, unit_id, lang) + [brief_this], card[name],
             build_scorecard(card, lang) + build_rate_cards(rates, level_id, unit_id, start, end, lang))
 
@@ -157,10 +154,10 @@ def build_breadcrumbs(pack, level_id: str, unit_id: str, lang: str) -> list:
     name = "name_zh" if lang == "zh" else "name_en"
     level = pack.level(level_id)
     path = level.units.set_index("unit_id").at[unit_id, "path"]
-    crumbs = [dcc.Link(f"{pack.name(lang)}", href=f"/?lang={lang}")]
+    crumbs = [dcc.Link(f"{pack.name(lang)}", href=page_href("/", lang))]
     for ancestor_level, ancestor in zip(pack.levels, path[:-1]):
         info = pack.units_by_id[(ancestor_level.id, ancestor)]
-        crumbs += [html.Span("›", className="sep"), dcc.Link(info[name], href=_unit_link(ancestor_level.id, ancestor, lang))]
+        crumbs += [html.Span("›", className="sep"), dcc.Link(info[name], href=unit_href(ancestor_level.id, ancestor, lang))]
     crumbs += [html.Span("›", className="sep"), html.Span(pack.units_by_id[(level_id, unit_id)][name], className="current")]
     return crumbs
 

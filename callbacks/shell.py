@@ -7,6 +7,7 @@ import i18n
 from api.auth import principal
 from callbacks.context import lang_from, runtime
 from views.feeds import feed_health
+from views.links import page_href
 from layouts.shell import ShellIds
 
 
@@ -34,11 +35,11 @@ def render_header(pathname, search):
     other = "en" if lang == "zh" else "zh"
     who = principal()
     if who is None or who.guest:
-        user_text, user_href = i18n.t("user.sign_in", lang), f"/login?lang={lang}&next={pathname or '/'}"
+        user_text, user_href = i18n.t("user.sign_in", lang), page_href("/login", lang, next=pathname or "/")
     else:
         user_text, user_href = f"{who.name} · {i18n.t('role.' + who.role, lang)} · {i18n.t('user.sign_out', lang)}", "/logout"
     return (f"{pack.name(lang)} · {i18n.t('app.title', lang)}", i18n.t("nav.switch_lang", lang),
-            f"{pathname or '/'}?lang={other}", f"/feeds?lang={lang}", user_text, user_href)
+            page_href(pathname or "/", other), page_href("/feeds", lang), user_text, user_href)
 
 
 @callback(

@@ -6,11 +6,13 @@ from dash import dcc, html
 
 from layouts.components.page import PageIds
 from layouts.dispatch import launch_bar
+from views.links import parse_case_path
 
 dash.register_page(__name__, path_template="/case/<case_id>", title="CityBrain · case")
 
 
 def layout(case_id: str | None = None, lang: str | None = None, **_):
+    case_id = parse_case_path(f"/case/{case_id}") if case_id else None  # percent-encoded in the path
     return html.Div(
         className="page case-page",
         children=[

@@ -8,12 +8,14 @@ from dash import dcc, html
 import i18n
 from layouts.components.page import PageIds
 from layouts.dispatch import launch_bar
+from views.links import route_unit
 
 dash.register_page(__name__, path_template="/unit/<level>/<unit_id>/cases", title="CityBrain · cases")
 
 
 def layout(level: str | None = None, unit_id: str | None = None, indicator: str = "open_backlog",
            part: str = "numerator", start: str = "", end: str = "", lang: str | None = None, **_):
+    level, unit_id = route_unit(level, unit_id, cases=True)  # percent-encoded in the path: ids are data
     context = {"level": level, "unit_id": unit_id, "indicator": indicator, "part": part, "start": start, "end": end,
                "lang": lang}
     return html.Div(

@@ -10,6 +10,7 @@ from enum import StrEnum
 from dash import dcc, html
 
 import i18n
+from views.links import case_href
 
 
 class DispatchIds(StrEnum):
@@ -302,7 +303,7 @@ def _adjust_row(order: dict, adjust: list[dict], pack, lang: str) -> html.Div:
 def _case_links(case_ids: list[str], lang: str) -> list:
     links = []
     for case_id in case_ids[:5]:
-        links += [dcc.Link(case_id, href=f"/case/{case_id}?lang={lang}", className="case-link"), " "]
+        links += [dcc.Link(case_id, href=case_href(case_id, lang), className="case-link"), " "]
     if len(case_ids) > 5:
         links.append(f"… (+{len(case_ids) - 5})")
     return links

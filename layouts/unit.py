@@ -6,11 +6,13 @@ from dash import dcc, html
 
 from layouts.components.deckmap import deck_map
 from layouts.components.page import PageIds, page_context
+from views.links import route_unit
 
 dash.register_page(__name__, path_template="/unit/<level>/<unit_id>", title="CityBrain")
 
 
 def layout(level: str | None = None, unit_id: str | None = None, lang: str | None = None, **_):
+    level, unit_id = route_unit(level, unit_id)  # percent-encoded in the path: ids are data
     return html.Div(
         className="page unit",
         children=[

@@ -26,7 +26,9 @@ from security.users import append_audit, get_user
 
 ROLES = (*USER_ROLES, "source")  # the console roles plus feed producers
 PUSH_ROLES = frozenset({"source", "admin", "commander"})  # may push feed records over the API
-_SCOPE = re.compile(r"[A-Za-z0-9_\-]+:[^\s:][^\s]*")
+# LEVEL:ID or department:ID; ids are data ("cd:83 Queens", "grid:a/b"): any characters but line breaks,
+# not starting with ":" nor with or ending in white space
+_SCOPE = re.compile(r"[A-Za-z0-9_\-]+:[^\s:](?:[^\r\n]*\S)?")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import pydeck as pdk
 from dash import dcc, html
 
 from datasources.citypack import CityPack, Level
+from views.links import page_href, segment
 
 # Sequential ramp (light -> dark red) readable on a dark background; RGBA.
 RAMP = [[255, 237, 160, 200], [254, 178, 76, 210], [253, 141, 60, 220], [240, 59, 32, 230], [189, 0, 38, 240]]
@@ -110,7 +111,7 @@ def build_map_spec(pack: CityPack, level: Level, rows: list[dict], lang: str, ve
     if len(units) <= 40:
         for unit_id, point in zip(units.unit_id, units.geometry.representative_point()):
             labels.append({"position": [round(point.x, 5), round(point.y, 5)], "text": str(by_id.at[unit_id, name_column])})
-    geometry_url = f"/geo/{level.id}.geojson" + (f"?parent={parent}" if parent else "")
+    geometry_url = page_href(f"/geo/{segment(level.id)}.geojson", parent=parent or None)  # ids are data
     return {
         "geometry_url": geometry_url,
         "level": level.id,
