@@ -52,7 +52,20 @@ def create_app(runtime):
     register_routes(app.server, runtime)
     push.install(app.server, runtime)  # GET /events: the data version by server push
     app.layout = shell.layout(runtime.settings.poll_ms, dash.page_container)
+    _ready_before_serving(app)
     return app
+
+
+def _ready_before_serving(app) -> None:
+    """Dash finishes its setup on the first request of a process (registering the script paths it
+    serves, copying the callbacks, adding the pages router) behind flags it sets *before* doing the
+    work: requests arriving meanwhile on other threads found scripts "not registered" (500) and
+    callbacks missing, and the page stayed blank. That is the normal case for a fresh gunicorn
+    worker, which gets a browser's parallel script requests at once. One request here, before the
+    process serves anyone, does that setup while nobody else can ask."""
+    response = app.server.test_client().get("/_favicon.ico")
+    if response.status_code != 200:
+        raise RuntimeError(f"the console's setup request failed: {response.status_code}")
 
 
 def serve(settings: Settings, simulate: bool) -> None:

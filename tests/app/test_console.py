@@ -134,3 +134,24 @@ def test_odd_paths_are_client_errors_without_internals(console_client):
     unknown = console_client.post("/_dash-update-component", json={
         "output": "nothing.here", "outputs": {"id": "nothing", "property": "here"}, "inputs": [], "changedPropIds": []})
     assert unknown.status_code == 400 and "reload" in unknown.get_json()["error"]
+
+
+def test_a_fresh_process_serves_parallel_first_requests(console_runtime):
+    """A fresh web worker gets a browser's script requests in parallel, as its very first requests:
+    every one must be served (Dash's own first-request setup let the others through unfinished)."""
+    import re
+
+    from app import create_app
+    from tests.conftest import run_threads
+
+    page = create_app(console_runtime).server.test_client().get("/").get_data(as_text=True)
+    paths = re.findall(r'src="(/_dash-component-suites/[^"]+)"', page) + ["/_dash-layout", "/_dash-dependencies"]
+    assert len(paths) >= 7
+    fresh = create_app(console_runtime).server  # another process: nobody has asked it anything yet
+    statuses = {}
+
+    def ask(i):
+        statuses[paths[i % len(paths)], i] = fresh.test_client().get(paths[i % len(paths)]).status_code
+
+    run_threads(ask, 4 * len(paths))
+    assert set(statuses.values()) == {200}, {k: v for k, v in statuses.items() if v != 200}
