@@ -128,18 +128,16 @@ def test_commander_dispatches_overdue_cases_departments_resolve_commander_verifi
     commander.wait_for_url(re.compile(rf"/unit/district/{DISTRICT}/cases\?indicator=overdue_open"), timeout=15000)
     commander.wait_for_selector(".ag-center-cols-container .ag-row", timeout=30000)
     commander.wait_for_selector("#dispatch-open:has-text('勾选案件')", timeout=15000)
-    # tick up to three cases of one category whose rules name exactly one assisting department
+    # tick the three seeded cases: the newest overdue ones, so on the grid's first page (the
+    # history's other overdue cases are random: the test does not count on them)
     rows = commander.locator(".ag-center-cols-container .ag-row")
-    by_category: dict[str, list[int]] = {}
     names = {row.name_zh: cid for cid, row in categories.iterrows()}
-    for i in range(rows.count()):
-        name = rows.nth(i).locator(".ag-cell[col-id='category_name']").inner_text()
-        cid = names.get(name)
-        if cid is not None and len(categories.at[cid, "assist_departments"]) == 1:
-            by_category.setdefault(cid, []).append(i)
-    category, picked = max(by_category.items(), key=lambda kv: len(kv[1]))
-    picked = picked[:3]
-    assert category == SEEDED_CATEGORY and len(picked) == 3, by_category
+    shown = [(rows.nth(i).locator(".ag-cell[col-id='case_id']").inner_text(),
+              names.get(rows.nth(i).locator(".ag-cell[col-id='category_name']").inner_text())) for i in range(rows.count())]
+    picked = [i for i, (case_id, _) in enumerate(shown) if case_id in dispatch_console["seeded"]]
+    assert len(picked) == 3, shown[:8]
+    category = SEEDED_CATEGORY
+    assert {shown[i][1] for i in picked} == {category} and len(categories.at[category, "assist_departments"]) == 1
     lead, assist = categories.at[category, "lead_department"], categories.at[category, "assist_departments"][0]
     case_ids = []
     for i in picked:
