@@ -36,7 +36,6 @@ _BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 CASCADE = ("utf-8", "gb18030")
-TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".json", ".jsonl", ".ndjson")
 MALFORMED = "malformed line"
 
 

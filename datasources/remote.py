@@ -296,6 +296,10 @@ class RemoteStore(VersionFollower):
             except WriterUnavailable:
                 pass
 
+    def call_view(self, key: str, args: tuple, kwargs: dict):
+        """A read-only call (a view): no write of ours to wait for, so no admin-version refresh."""
+        return self._call(key, args, kwargs)
+
     def apply(self, feed, kind, batch, quarantined=(), origin=None):
         return self._request("apply", (feed, kind, batch, list(quarantined), origin), timeout=10.0)
 

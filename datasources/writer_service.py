@@ -199,10 +199,7 @@ class WriterService:
             return store.case_fact_changes(*payload)
         if op == "versions":  # after the caller's own write: published at once, wait for it
             if self.publish_interval_s is not None:
-                deadline = time.monotonic() + 2.0
-                with self._published:
-                    while self.announced[1] < self.store.admin_version and time.monotonic() < deadline:
-                        self._published.wait(0.05)
+                wait_on(self._published, lambda: self.announced[1] >= self.store.admin_version, 2.0)
             return self.state(short=True)
         if op == "state":
             return self.state(short=False)

@@ -141,7 +141,7 @@ def view(name: str, rhythm_s: float = 60.0, cache: VersionCache = CACHE, version
                 return cached(store, *args, **kwargs)
             slot = (name, tuple(_keyable(a) for a in args), tuple(sorted((k, _keyable(v)) for k, v in kwargs.items())),
                     versions(store) if versioned else None, int(time.time() // rhythm_s))
-            return cache.get(slot, lambda: store.call(key, args, kwargs))
+            return cache.get(slot, lambda: store.call_view(key, args, kwargs))
 
         wrapper.uncached = fn
         return wrapper
